@@ -1,0 +1,5 @@
+import sys
+
+from basecaller.cli import main
+
+sys.exit(main())
