@@ -1,0 +1,66 @@
+"""basecaller chunks: build a training chunk dataset from labelled signal."""
+
+from __future__ import annotations
+
+NAME = "chunks"
+HELP = "build a training chunk dataset from Tombo fast5, taiyaki HDF5, pod5+BAM or simulator output"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("inputs", nargs="+", help="signal files/folders (or simulator output folders)")
+    parser.add_argument("-o", "--output", required=True, help="output folder")
+    parser.add_argument("--source", required=True, choices=["tombo", "taiyaki", "bam", "simulated"])
+    parser.add_argument("--bam", help="aligned BAM with move tables (source 'bam')")
+    parser.add_argument("--reference", help="reference FASTA (source 'bam'; default: rebuild from MD tags)")
+    parser.add_argument("--chunk-len", type=int, default=3600, help="samples per chunk (default 3600)")
+    parser.add_argument("--step", type=int, help="samples between chunk starts (default: chunk length)")
+    parser.add_argument("--min-samples-per-base", type=float, default=6.0)
+    parser.add_argument("--max-samples-per-base", type=float, default=40.0)
+    parser.add_argument("--normalisation", choices=["median_mad", "file"], default="median_mad")
+    split = parser.add_mutually_exclusive_group()
+    split.add_argument("--valid-fraction", type=float, help="hold out this fraction of reads as validation")
+    split.add_argument("--holdout", action="append", metavar="CONTIG:START-END",
+                       help="hold out a genome interval as validation (repeatable)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def run(args) -> int:
+    from basecaller.data.chunks import ChunkSpec, build_chunks, parse_interval, split_by_interval, split_by_read
+    from basecaller.data.segmented import SOURCES
+    from basecaller.errors import InputError, SkipLog
+    from basecaller.signal.normalise import Normalisation
+
+    if args.source == "bam" and not args.bam:
+        raise InputError("--source bam needs --bam ALIGNMENTS.bam")
+    try:
+        holdout = [parse_interval(text) for text in args.holdout or []]
+    except ValueError as error:
+        raise InputError(str(error)) from None
+    spec = ChunkSpec(chunk_len=args.chunk_len, step=args.step, min_samples_per_base=args.min_samples_per_base,
+                     max_samples_per_base=args.max_samples_per_base,
+                     normalisation=Normalisation(method=args.normalisation))
+    skips = SkipLog()
+    records = SOURCES[args.source](args.inputs, bam=args.bam, reference=args.reference, skips=skips)
+    dataset = build_chunks(records, spec, source=args.source)
+    print(f"{dataset.meta['num_reads']} reads -> {len(dataset)} chunks; {skips.summary()}")
+    if not len(dataset):
+        raise InputError("no chunks could be cut from the inputs")
+    _write(dataset, args, holdout, split_by_interval, split_by_read)
+    return 0
+
+
+def _write(dataset, args, holdout, split_by_interval, split_by_read) -> None:
+    from pathlib import Path
+
+    out = Path(args.output)
+    if holdout:
+        train, valid = split_by_interval(dataset, holdout)
+    elif args.valid_fraction:
+        train, valid = split_by_read(dataset, args.valid_fraction, args.seed)
+    else:
+        dataset.save(out)
+        print(f"wrote {out}")
+        return
+    train.save(out / "train")
+    valid.save(out / "valid")
+    print(f"wrote {out}/train ({len(train)} chunks) and {out}/valid ({len(valid)} chunks)")

@@ -1,0 +1,125 @@
+"""One entry point for raw-signal input: files or directory trees of mixed formats."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from basecaller.errors import InputError, SkipLog
+from basecaller.io.read import Read
+
+__all__ = ["FORMATS", "find_signal_files", "detect_format", "open_reads", "validate_read", "load_read_ids"]
+
+FORMATS = {".pod5": "pod5", ".fast5": "fast5", ".slow5": "slow5", ".blow5": "slow5"}
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """The format of a signal file, from its extension."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise InputError(f"unknown signal format {suffix or '(no extension)'!r}; expected one of "
+                         f"{', '.join(sorted(FORMATS))}", str(path))
+    return FORMATS[suffix]
+
+
+def find_signal_files(paths: Iterable[str | os.PathLike], skips: SkipLog | None = None) -> list[str]:
+    """Expand files and directories (recursively) into a sorted list of signal files.
+
+    A missing path or a file of unknown format is reported through ``skips`` (or raised
+    when ``skips`` is None); files of other formats inside directories are ignored.
+    """
+    found: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        try:
+            found.extend(_expand(path))
+        except InputError as error:
+            if skips is None:
+                raise
+            skips.skip(error, "unusable path")
+    return found
+
+
+def _expand(path: Path) -> list[str]:
+    if path.is_dir():
+        return sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in FORMATS and p.is_file())
+    if not path.exists():
+        raise InputError("no such file or directory", str(path))
+    detect_format(path)
+    return [str(path)]
+
+
+def _iter_file(path: str, read_ids: set[str] | None) -> Iterator[Read | InputError]:
+    fmt = detect_format(path)
+    if fmt == "pod5":
+        from basecaller.io.pod5 import iter_pod5_reads as reader
+    elif fmt == "fast5":
+        from basecaller.io.fast5 import iter_fast5_reads as reader
+    else:
+        from basecaller.io.slow5 import iter_slow5_reads as reader
+    return reader(path, read_ids)
+
+
+def validate_read(read: Read) -> Read:
+    """Raise InputError for a read with no signal or with non-finite samples."""
+    if read.num_samples == 0:
+        raise InputError("read has no signal", read.source_path, read.read_id)
+    if not np.isfinite(read.scale_pa_per_dac) or not np.isfinite(read.offset_dac):
+        raise InputError("non-finite calibration", read.source_path, read.read_id)
+    signal = np.asarray(read.signal_dac)
+    if signal.dtype.kind == "f" and not np.isfinite(signal).all():
+        raise InputError("signal holds NaN or infinite samples", read.source_path, read.read_id)
+    if read.sample_rate_hz <= 0:
+        raise InputError("sample rate is not positive", read.source_path, read.read_id)
+    return read
+
+
+def open_reads(
+    paths: str | os.PathLike | Iterable[str | os.PathLike],
+    *,
+    read_ids: Iterable[str] | None = None,
+    min_samples: int = 0,
+    skips: SkipLog | None = None,
+) -> Iterator[Read]:
+    """Stream every good read from files or directories of pod5, fast5 and slow5/blow5.
+
+    Reads are yielded one at a time (memory stays bounded). A missing path, an unreadable
+    file or a bad read is reported in one line, counted in ``skips``, and passed over.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    skips = skips if skips is not None else SkipLog()
+    wanted = set(read_ids) if read_ids is not None else None
+    for path in find_signal_files(paths, skips):
+        yield from _reads_of_file(path, wanted, min_samples, skips)
+
+
+def _reads_of_file(path: str, wanted: set[str] | None, min_samples: int, skips: SkipLog) -> Iterator[Read]:
+    try:
+        for item in _iter_file(path, wanted):
+            if isinstance(item, InputError):
+                skips.skip(item, "bad read")
+                continue
+            try:
+                read = validate_read(item)
+            except InputError as error:
+                skips.skip(error, "bad read")
+                continue
+            if read.num_samples >= min_samples:
+                yield read
+    except InputError as error:
+        skips.skip(error, "unreadable file")
+    except Exception as error:  # corrupt or truncated container: keep the reads already yielded
+        skips.skip(InputError(f"unreadable file ({type(error).__name__}: {error})", path), "unreadable file")
+
+
+def load_read_ids(path: str | os.PathLike) -> set[str]:
+    """Read ids from a text file, one per line (the first tab/space-separated column)."""
+    try:
+        with open(path) as handle:
+            return {line.split()[0] for line in handle if line.strip() and not line.startswith("#")}
+    except OSError as error:
+        raise InputError(f"cannot read the read-id list ({error.strerror})", str(path)) from None

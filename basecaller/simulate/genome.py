@@ -1,0 +1,119 @@
+"""Genomes to sample reads from: a FASTA file or a random sequence of given GC content."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from basecaller.errors import InputError
+
+_COMPLEMENT = bytes.maketrans(b"ACGTacgt", b"TGCAtgca")
+
+
+def reverse_complement(sequence: str) -> str:
+    return sequence.translate(_COMPLEMENT)[::-1]
+
+
+def read_fasta(path: str | os.PathLike) -> dict[str, str]:
+    """Contig name -> upper-case sequence. Non-ACGT bases are kept (see `clean_genome`)."""
+    if not os.path.isfile(path):
+        raise InputError("FASTA file not found", path=str(path))
+    opener = gzip.open if str(path).endswith(".gz") else open
+    contigs: dict[str, list[str]] = {}
+    name = None
+    with opener(path, "rt") as handle:
+        for line in handle:
+            line = line.strip()
+            if line.startswith(">"):
+                name = line[1:].split()[0] if len(line) > 1 else f"contig{len(contigs)}"
+                contigs[name] = []
+            elif line:
+                if name is None:
+                    raise InputError("not a FASTA file (no '>' header)", path=str(path))
+                contigs[name].append(line.upper())
+    genome = {contig: "".join(parts) for contig, parts in contigs.items()}
+    if not genome or not any(genome.values()):
+        raise InputError("FASTA file holds no sequence", path=str(path))
+    return genome
+
+
+def clean_genome(genome: dict[str, str], rng: np.random.Generator) -> dict[str, str]:
+    """Replace every non-ACGT base (N, IUPAC codes) by a random base, so truth stays ACGT."""
+    cleaned = {}
+    for name, sequence in genome.items():
+        raw = np.frombuffer(sequence.upper().encode(), np.uint8).copy()
+        bad = ~np.isin(raw, np.frombuffer(b"ACGT", np.uint8))
+        if bad.any():
+            raw[bad] = np.frombuffer(b"ACGT", np.uint8)[rng.integers(0, 4, int(bad.sum()))]
+        cleaned[name] = raw.tobytes().decode()
+    return cleaned
+
+
+def random_genome(
+    length: int, gc_content: float = 0.5, seed: int = 0, name: str = "random"
+) -> dict[str, str]:
+    """One contig of i.i.d. bases with P(G) = P(C) = gc/2."""
+    if length < 1 or not 0.0 <= gc_content <= 1.0:
+        raise InputError("random genome needs length >= 1 and 0 <= GC <= 1")
+    rng = np.random.default_rng(seed)
+    p_gc, p_at = gc_content / 2, (1 - gc_content) / 2
+    codes = rng.choice(4, size=length, p=[p_at, p_gc, p_gc, p_at])
+    return {name: np.frombuffer(b"ACGT", np.uint8)[codes].tobytes().decode()}
+
+
+def write_fasta(path: str | os.PathLike, records: dict[str, str], width: int = 80) -> None:
+    with open(path, "w") as handle:
+        for header, sequence in records.items():
+            handle.write(f">{header}\n")
+            for start in range(0, len(sequence), width):
+                handle.write(sequence[start : start + width] + "\n")
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """Where a read comes from: ``contig[start:end]`` on ``strand`` ('+' or '-')."""
+
+    contig: str
+    start: int
+    end: int
+    strand: str
+
+
+def sample_fragment(
+    genome: dict[str, str],
+    rng: np.random.Generator,
+    length_mean: float,
+    length_sd: float,
+    min_length: int,
+) -> Fragment:
+    """Contig by length, gamma-distributed length, uniform position, strand 50/50."""
+    names = list(genome)
+    sizes = np.array([len(genome[name]) for name in names], dtype=np.float64)
+    contig = names[int(rng.choice(len(names), p=sizes / sizes.sum()))]
+    strand = "+" if rng.random() < 0.5 else "-"
+    shape = (length_mean / length_sd) ** 2 if length_sd > 0 else np.inf
+    length = length_mean if np.isinf(shape) else rng.gamma(shape, length_mean / shape)
+    length = int(min(max(round(length), min_length), len(genome[contig])))
+    start = int(rng.integers(0, len(genome[contig]) - length + 1))
+    return Fragment(contig, start, start + length, strand)
+
+
+def fragment_with_context(
+    genome: dict[str, str], fragment: Fragment, pad: int, rng: np.random.Generator
+) -> str:
+    """The fragment in read (time) order with ``pad`` bases of context on each side.
+
+    Context comes from the genome where it exists and is random beyond a contig end, so
+    the k-mers at the read ends are complete.
+    """
+    contig = genome[fragment.contig]
+    left = contig[max(0, fragment.start - pad) : fragment.start]
+    right = contig[fragment.end : fragment.end + pad]
+    random = np.frombuffer(b"ACGT", np.uint8)[rng.integers(0, 4, 2 * pad)].tobytes().decode()
+    left = random[: pad - len(left)] + left
+    right = right + random[pad : 2 * pad - len(right)]
+    forward = left + contig[fragment.start : fragment.end] + right
+    return forward if fragment.strand == "+" else reverse_complement(forward)

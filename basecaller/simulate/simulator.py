@@ -1,0 +1,218 @@
+"""Sequence -> current: k-mer levels, sampled dwell times, noise, drift and digitisation.
+
+Everything is drawn from one seeded ``numpy.random.Generator`` in a fixed order, so a seed
+reproduces the reads exactly. Per read the work is a handful of vectorised numpy calls
+(rolling k-mer encoding, ``np.repeat`` of per-base levels by dwell, noise in bulk).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from basecaller.errors import InputError
+from basecaller.io.read import Read
+from basecaller.simulate.genome import (
+    Fragment,
+    clean_genome,
+    fragment_with_context,
+    sample_fragment,
+)
+from basecaller.simulate.kmer_model import KmerModel, encode, kmer_indices, load_kmer_model
+from basecaller.simulate.params import ChemistryParams, load_params
+
+SAMPLE_RATES_HZ = (4000, 5000)
+
+
+@dataclass
+class SimulatedRead:
+    """One simulated read with its exact truth.
+
+    ``base_starts`` has ``len(sequence) + 1`` entries: the sample where each base starts and,
+    last, the end of the last base (taiyaki's ``Ref_to_signal``).
+    """
+
+    read_id: str
+    sequence: str  # read (time) order
+    signal_dac: np.ndarray  # int16
+    offset_dac: float
+    scale_pa_per_dac: float
+    base_starts: np.ndarray  # int64
+    sample_rate_hz: int
+    chemistry: str
+    fragment: Fragment
+
+    @property
+    def signal_pa(self) -> np.ndarray:
+        dac = self.signal_dac.astype(np.float32)
+        return (dac + np.float32(self.offset_dac)) * np.float32(self.scale_pa_per_dac)
+
+    @property
+    def dwell_samples(self) -> np.ndarray:
+        return np.diff(self.base_starts)
+
+    def truth_header(self) -> str:
+        f = self.fragment
+        return f"{self.read_id} strand={f.strand} start={f.start} end={f.end} contig={f.contig}"
+
+    def to_read(self, run_id: str = "") -> Read:
+        """The same read as the plain record every file reader yields."""
+        return Read(
+            self.read_id, self.signal_dac, self.offset_dac, self.scale_pa_per_dac,
+            float(self.sample_rate_hz), run_id=run_id, extra={"chemistry": self.chemistry},
+        )
+
+
+@dataclass(frozen=True)
+class NoiseSettings:
+    """Multipliers on the fitted noise; ``noise_scale=0`` gives exact k-mer levels."""
+
+    noise_scale: float = 1.0
+    drift_pa_per_s: float = 0.0
+    per_read_variation: bool = True
+
+
+def sample_dwell(n_bases: int, params: ChemistryParams, sample_rate_hz: float,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Samples per base, int64, from the fitted shifted gamma scaled to the sample rate."""
+    dwell = params.dwell.at_rate(sample_rate_hz)
+    raw = dwell.shift + rng.gamma(dwell.shape, dwell.scale, n_bases)
+    return np.maximum(np.rint(raw), dwell.min_samples).astype(np.int64)
+
+
+def base_levels(context: str, model: KmerModel) -> tuple[np.ndarray, np.ndarray]:
+    """Model level and k-mer index of each base of ``context`` minus ``k`` bases each side."""
+    k, centre = model.k, model.chemistry.centre
+    index = kmer_indices(encode(context), k)  # window j covers context[j : j + k]
+    n_bases = len(context) - 2 * k
+    index = index[k - centre : k - centre + n_bases]
+    return model.levels[index], index
+
+
+def synthesise_pa(levels: np.ndarray, kmer_index: np.ndarray, dwell: np.ndarray,
+                  model: KmerModel, params: ChemistryParams, sample_rate_hz: float,
+                  noise: NoiseSettings, rng: np.random.Generator) -> np.ndarray:
+    """Current in pA (float32) for bases with model ``levels`` held for ``dwell`` samples."""
+    shift, scale = params.level_shift_pa[0], params.level_scale[0]
+    if noise.per_read_variation:
+        shift += params.level_shift_pa[1] * rng.standard_normal()
+        scale += params.level_scale[1] * rng.standard_normal()
+    level_pa = shift + scale * levels.astype(np.float64)
+    if noise.noise_scale:
+        jitter = params.level_jitter_pa * noise.noise_scale
+        level_pa += jitter * rng.standard_normal(levels.size)
+    signal = np.repeat(level_pa.astype(np.float32), dwell)
+    if noise.noise_scale:
+        _add_noise(signal, kmer_index, dwell, model, params, noise.noise_scale, rng)
+    if noise.drift_pa_per_s:
+        step = noise.drift_pa_per_s / sample_rate_hz
+        signal += np.arange(signal.size, dtype=np.float32) * np.float32(step)
+    return signal
+
+
+def _add_noise(signal: np.ndarray, kmer_index: np.ndarray, dwell: np.ndarray,
+               model: KmerModel, params: ChemistryParams, noise_scale: float,
+               rng: np.random.Generator) -> None:
+    """Gaussian core (per-k-mer spread where the model has one) plus sparse spikes, in place."""
+    white = rng.standard_normal(signal.size, dtype=np.float32)
+    white *= np.float32(params.noise_sd_pa * noise_scale)
+    if model.noise_rel is not None:
+        white *= np.repeat(model.noise_rel[kmer_index], dwell)
+    signal += white
+    n_spikes = int(rng.binomial(signal.size, params.outlier_fraction))
+    where = rng.integers(0, signal.size, n_spikes)
+    spikes = rng.standard_normal(n_spikes) * params.outlier_sd_pa * noise_scale
+    signal[where] += spikes.astype(np.float32)
+
+
+def digitise(signal_pa: np.ndarray, params: ChemistryParams, noise: NoiseSettings,
+             rng: np.random.Generator) -> tuple[np.ndarray, float, float]:
+    """int16 DAC plus (offset, scale) with pA = (dac + offset) * scale."""
+    offset = params.offset_dac[0]
+    if noise.per_read_variation:
+        offset += params.offset_dac[1] * rng.standard_normal()
+    offset = float(np.rint(offset))
+    scale = params.scale_pa_per_dac
+    dac = np.rint(signal_pa / np.float32(scale) - np.float32(offset))
+    dac = np.clip(dac, *params.adc_range).astype(np.int16)
+    return dac, offset, scale
+
+
+def simulate_reads(
+    genome: dict[str, str] | list[str] | str,
+    *,
+    chemistry: str = "r9.4.1",
+    sample_rate_hz: int = 4000,
+    n_reads: int | None = 10,
+    read_length_mean: float = 5000,
+    read_length_sd: float = 3000,
+    min_read_length: int = 100,
+    noise_scale: float = 1.0,
+    drift_pa_per_s: float = 0.0,
+    per_read_variation: bool = True,
+    seed: int = 0,
+    kmer_model: KmerModel | str | None = None,
+    params: ChemistryParams | None = None,
+) -> Iterator[SimulatedRead]:
+    """Yield simulated reads, lazily, reproducibly from ``seed``.
+
+    ``genome`` is ``{contig: sequence}`` (e.g. from `read_fasta` or `random_genome`), a list
+    of sequences or one sequence. With ``n_reads=None`` every sequence becomes one whole
+    forward-strand read (exact sequences); otherwise fragments are sampled with gamma
+    lengths (mean, sd, clipped to [min_read_length, contig length]), uniform positions
+    and random strands.
+    """
+    if sample_rate_hz not in SAMPLE_RATES_HZ:
+        raise InputError(f"sample rate must be one of {SAMPLE_RATES_HZ} Hz, not {sample_rate_hz}")
+    if isinstance(kmer_model, KmerModel):
+        model = kmer_model
+        if model.chemistry.name != chemistry:
+            raise InputError(f"k-mer model is {model.chemistry.name}, not {chemistry}")
+    else:
+        model = load_kmer_model(chemistry, kmer_model)
+    params = params or load_params(model.chemistry.name)
+    rng = np.random.default_rng(seed)
+    genome = clean_genome(_as_genome(genome), rng)
+    noise = NoiseSettings(noise_scale, drift_pa_per_s, per_read_variation)
+    for fragment in _fragments(genome, n_reads, read_length_mean, read_length_sd,
+                               min_read_length, rng):
+        yield _simulate_one(genome, fragment, model, params, sample_rate_hz, noise, rng)
+
+
+def _as_genome(genome: dict[str, str] | list[str] | str) -> dict[str, str]:
+    if isinstance(genome, str):
+        genome = [genome]
+    if not isinstance(genome, dict):
+        genome = {f"seq{i}": sequence for i, sequence in enumerate(genome)}
+    if not genome or min(len(sequence) for sequence in genome.values()) < 1:
+        raise InputError("genome holds an empty sequence")
+    return genome
+
+
+def _fragments(genome, n_reads, length_mean, length_sd, min_length, rng) -> Iterator[Fragment]:
+    if n_reads is None:
+        for name, sequence in genome.items():
+            yield Fragment(name, 0, len(sequence), "+")
+        return
+    if length_mean <= 0 or length_sd < 0 or min_length < 1:
+        raise InputError("read lengths need mean > 0, sd >= 0 and minimum >= 1")
+    for _ in range(n_reads):
+        yield sample_fragment(genome, rng, length_mean, length_sd, min_length)
+
+
+def _simulate_one(genome, fragment, model, params, sample_rate_hz, noise, rng) -> SimulatedRead:
+    read_id = str(uuid.UUID(bytes=rng.bytes(16), version=4))
+    context = fragment_with_context(genome, fragment, model.k, rng)
+    sequence = context[model.k : len(context) - model.k]
+    levels, kmer_index = base_levels(context, model)
+    dwell = sample_dwell(len(sequence), params, sample_rate_hz, rng)
+    signal_pa = synthesise_pa(levels, kmer_index, dwell, model, params, sample_rate_hz,
+                              noise, rng)
+    dac, offset, scale = digitise(signal_pa, params, noise, rng)
+    base_starts = np.zeros(len(sequence) + 1, np.int64)
+    np.cumsum(dwell, out=base_starts[1:])
+    return SimulatedRead(read_id, sequence, dac, offset, scale, base_starts, sample_rate_hz,
+                         model.chemistry.name, fragment)
