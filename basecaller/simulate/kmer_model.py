@@ -107,6 +107,9 @@ def _load(chem: Chemistry, model_path: Path) -> KmerModel:
     if columns.shape[1] >= 3:  # ONT .model files: level_mean, level_stdv, sd_mean, ...
         noise_rel = np.empty_like(levels)
         noise_rel[index] = columns[:, 2] / columns[:, 2].mean()
+    for array in (levels, noise_rel):
+        if array is not None:
+            array.setflags(write=False)  # shared through the cache
     return KmerModel(chem, levels, noise_rel, str(model_path))
 
 
