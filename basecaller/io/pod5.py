@@ -50,3 +50,64 @@ def iter_pod5_reads(path: str, read_ids: set[str] | None = None) -> Iterator[Rea
                 yield _to_read(record, path, run_cache[run_key])
             except Exception as error:  # one bad record must not stop the file
                 yield InputError(f"unreadable read ({type(error).__name__}: {error})", path, read_id)
+
+
+def _run_info(read: Read):
+    import datetime
+
+    import pod5
+
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    return pod5.RunInfo(
+        acquisition_id=read.run_id or "unknown", acquisition_start_time=epoch, adc_max=2047, adc_min=-2048,
+        context_tags={"sample_frequency": str(int(read.sample_rate_hz)), "sequencing_kit": read.sequencing_kit.lower(),
+                      "experiment_type": read.experiment},
+        experiment_name=read.experiment, flow_cell_id=read.flow_cell_id, flow_cell_product_code="",
+        protocol_name="", protocol_run_id=read.run_id, protocol_start_time=epoch, sample_id="",
+        sample_rate=int(read.sample_rate_hz), sequencing_kit=read.sequencing_kit.lower(), sequencer_position="",
+        sequencer_position_type="", software="basecaller", system_name="", system_type="",
+        tracking_id={"run_id": read.run_id, "flow_cell_id": read.flow_cell_id},
+    )
+
+
+def _pod5_record(read: Read, run_info):
+    import uuid
+
+    import numpy as np
+    import pod5
+
+    channel = int(read.channel) if str(read.channel).isdigit() else 0
+    return pod5.Read(
+        read_id=uuid.UUID(read.read_id), pore=pod5.Pore(channel=channel, well=1, pore_type="not_set"),
+        calibration=pod5.Calibration(offset=read.offset_dac, scale=read.scale_pa_per_dac),
+        read_number=0, start_sample=int(read.start_sample), median_before=float("nan"),
+        end_reason=pod5.EndReason(reason=pod5.EndReasonEnum.UNKNOWN, forced=False), run_info=run_info,
+        signal=np.asarray(read.signal_dac, dtype=np.int16),
+    )
+
+
+def write_pod5(path: str, reads) -> int:
+    """Write reads (int16 DAC signal + calibration) to a new POD5 file, atomically.
+
+    Returns the number of reads written.
+    """
+    import os
+
+    import pod5
+
+    temporary = f"{path}.tmp-{os.getpid()}.pod5"
+    run_infos: dict = {}
+    count = 0
+    try:
+        with pod5.Writer(temporary) as writer:
+            for read in reads:
+                key = (read.run_id, read.sample_rate_hz, read.flow_cell_id)
+                if key not in run_infos:
+                    run_infos[key] = _run_info(read)
+                writer.add_read(_pod5_record(read, run_infos[key]))
+                count += 1
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return count

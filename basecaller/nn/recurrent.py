@@ -329,7 +329,13 @@ class TorchRecurrent(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor | None = None, state=None):
         """x: (N, T, C) -> (out (N, T, H*D), final state), as Recurrent.forward."""
         out, final = _run_torch_stack(
-            list(self.layers), None, self.reverse, x, lengths, _as_tuple(state),
-            self.dropout, self.training,
+            list(self.layers),
+            None,
+            self.reverse,
+            x,
+            lengths,
+            _as_tuple(state),
+            self.dropout,
+            self.training,
         )
         return out, (final if len(final) == 2 else final[0])
