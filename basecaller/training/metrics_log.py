@@ -33,6 +33,7 @@ class MetricsLog:
         kept = [] if self.path is None or not self.path.exists() else read_metrics(self.path)
         self.records = [record for record in kept if record["step"] <= step]
         if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.path.with_suffix(".tmp")
             temporary.write_text("".join(json.dumps(r) + "\n" for r in self.records))
             os.replace(temporary, self.path)

@@ -32,7 +32,7 @@ from basecaller.training.metrics_log import MetricsLog
 __all__ = ["BatchStream", "Stateful", "TrainResult", "Trainer", "move_to_device"]
 
 LossFn = Callable[[nn.Module, Any], "Tensor | tuple[Tensor, dict]"]
-Batches = "Iterable | Callable[[int], Iterable]"
+Batches = Iterable | Callable[[int], Iterable]
 LAST, BEST, LOG = "last.pt", "best.pt", "metrics.jsonl"
 
 
@@ -164,7 +164,7 @@ class Trainer:
 
     # --- the loop -------------------------------------------------------------------------
 
-    def fit(self, batches) -> TrainResult:
+    def fit(self, batches: Batches) -> TrainResult:
         """Train until ``max_steps``, the data run out, or early stopping; returns the result."""
         stream = self._start(batches)
         stopped_early = False
@@ -185,7 +185,7 @@ class Trainer:
         self._save(LAST, stream)
         return self._result(stopped_early)
 
-    def _start(self, batches) -> BatchStream:
+    def _start(self, batches: Batches) -> BatchStream:
         checkpoint = self._resume_checkpoint()
         if checkpoint is None:
             seed_everything(self.seed)
