@@ -14,6 +14,7 @@ Per read, from the primary alignment's ``cs`` string (mappy preset ``map-ont``):
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -136,15 +137,40 @@ def count_cs(cs: str, ref: str, ref_start: int) -> AlignmentCounts:
     return counts
 
 
+def _first_char(path: str) -> str:
+    """First non-blank character of a plain or gzip-compressed text file ('' if none)."""
+    import gzip
+
+    with open(path, "rb") as raw:
+        gz = raw.read(2) == b"\x1f\x8b"
+    try:
+        with (gzip.open if gz else open)(path, "rb") as handle:
+            return handle.read(4096).lstrip()[:1].decode("ascii", errors="replace")
+    except OSError as error:
+        raise InputError(f"cannot read: {error}", path) from error
+
+
+def _require_fastx(path: str, markers: str, what: str) -> None:
+    if not os.path.isfile(path):
+        raise InputError(f"{what} not found", path)
+    if _first_char(path) not in markers:
+        raise InputError(
+            f"not a {what} file (expected it to start with {' or '.join(markers)})", path
+        )
+
+
 def iter_calls(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
     """``(read_id, sequence)`` from FASTQ/FASTA(.gz) or SAM/BAM (primary records, read order)."""
     import pysam
 
     path = str(path)
-    if not os.path.isfile(path):
+    is_sam = path.lower().endswith((".sam", ".bam", ".cram"))
+    if not is_sam:
+        _require_fastx(path, ">@", "FASTA/FASTQ calls")
+    elif not os.path.isfile(path):
         raise InputError("calls file not found", path)
     try:
-        if path.lower().endswith((".sam", ".bam", ".cram")):
+        if is_sam:
             with pysam.AlignmentFile(path, check_sq=False) as sam:
                 for record in sam.fetch(until_eof=True):
                     if (
@@ -163,8 +189,7 @@ def iter_calls(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
 def _aligner(reference_path: str | os.PathLike):
     import mappy
 
-    if not os.path.isfile(reference_path):
-        raise InputError("reference not found", str(reference_path))
+    _require_fastx(str(reference_path), ">", "FASTA reference")
     aligner = mappy.Aligner(str(reference_path), preset="map-ont")
     if not aligner or not aligner.seq_names:
         raise InputError("cannot read the reference as FASTA", str(reference_path))
@@ -197,9 +222,12 @@ def evaluate_calls(
     calls_path: str | os.PathLike, reference_path: str | os.PathLike
 ) -> list[ReadEvaluation]:
     """Align every call to the reference and evaluate its primary alignment."""
+    calls = iter_calls(calls_path)
+    first = next(calls, None)  # surfaces a bad calls file before the index is built
     aligner = _aligner(reference_path)
     contigs: dict[str, str] = {}
-    return [_evaluate_read(aligner, contigs, rid, seq) for rid, seq in iter_calls(calls_path)]
+    reads = itertools.chain([first], calls) if first else ()
+    return [_evaluate_read(aligner, contigs, rid, seq) for rid, seq in reads]
 
 
 def summarise(evaluations: Iterable[ReadEvaluation]) -> dict:
