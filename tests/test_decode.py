@@ -137,3 +137,16 @@ def test_beam_moves_consistent_when_beam_differs_from_greedy():
     assert beam.sequence != greedy.sequence
     assert beam.moves.sum() == len(beam.sequence) == len(beam.qualities)
     assert len(beam.moves) == len(log_probs)
+
+
+@pytest.mark.parametrize("num_samples", [5000, 4998, 4321, 1005, 999, 40])
+def test_stitch_agrees_with_the_window_cutter(num_samples):
+    from basecaller.signal.chunk import stitch_windows, window_starts
+
+    stride, window_samples, overlap_samples = 5, 1000, 200
+    starts = window_starts(num_samples, window_samples, overlap_samples, stride)
+    rng = np.random.default_rng(num_samples)
+    outputs = rng.standard_normal((len(starts), window_samples // stride, 5)).astype(np.float32)
+    ours = stitch_log_probs(outputs, starts, num_samples, window_samples, overlap_samples, stride)
+    theirs = stitch_windows(outputs, starts, num_samples, window_samples, stride)
+    np.testing.assert_array_equal(ours, theirs)

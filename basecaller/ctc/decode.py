@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from basecaller.alphabet import CTC_ALPHABET
+
 __all__ = [
     "ALPHABET",
     "Decoded",
@@ -23,7 +25,7 @@ __all__ = [
 ]
 
 #: Labels in model-output order; "N" stands for the blank.
-ALPHABET = "NACGT"
+ALPHABET = CTC_ALPHABET
 _BASES = np.frombuffer(ALPHABET.encode(), dtype=np.uint8)
 _COLUMN = np.zeros(256, dtype=np.int64)
 _COLUMN[_BASES] = np.arange(len(ALPHABET))  # ASCII code -> model-output column

@@ -4,7 +4,8 @@ A read of ``n`` samples is cut into windows of ``window_samples`` starting at th
 offsets (any layout: fixed step, last window aligned to the read end, one zero-padded window
 for short reads). Model step ``j`` of a window starting at sample ``s`` is read step
 ``ceil(s / stride) + j``; read step ``k`` covers samples ``[k * stride, (k + 1) * stride)`` and
-the read has ``ceil(n / stride)`` steps. Neighbouring windows are cut at the midpoint of their
+the read has ``ceil(n / stride)`` steps, or fewer if the last window ends earlier (a cutter that
+rounds the last start down to a multiple of the stride drops the tail). Neighbouring windows are cut at the midpoint of their
 overlap, so each step comes from the window where it is furthest from an edge.
 """
 
@@ -27,8 +28,9 @@ def window_cuts(
     if not starts or any(b <= a for a, b in zip(starts, starts[1:])):
         raise ValueError("window starts must be non-empty and strictly increasing")
     steps_in_window = window_samples // stride
-    num_steps = -(-read_num_samples // stride)
     offsets = [-(-s // stride) for s in starts]
+    # a cutter may drop a tail shorter than a stride (last start rounded down to the stride)
+    num_steps = min(-(-read_num_samples // stride), offsets[-1] + steps_in_window)
     # cut between windows i and i+1 at the midpoint of their overlap, in read steps
     mids = [(b + a + window_samples) // 2 // stride for a, b in zip(starts, starts[1:])]
     edges = [0, *mids, num_steps]
@@ -50,7 +52,7 @@ def stitch_log_probs(
     overlap_samples: int,
     stride: int,
 ) -> np.ndarray:
-    """Stitch ``(W, T', C)`` window outputs of one read into ``(ceil(n / stride), C)``.
+    """Stitch ``(W, T', C)`` window outputs of one read into ``(T_read, C)``.
 
     The cut points follow from the starts themselves, so ``overlap_samples`` (the cutter's
     setting) is only checked to be non-negative and shorter than a window.
