@@ -106,3 +106,19 @@ def test_bad_inputs(tmp_path, reference, capsys):
     calls.write_text(">r\nACGT\n")
     assert main(["evaluate", str(calls), "-r", str(not_fasta), "-o", str(tmp_path / "x")]) == 2
     assert "not a FASTA reference" in capsys.readouterr().err
+
+
+def test_unaligned_bam_input(tmp_path, reference):
+    import numpy as np
+
+    from basecaller.calls import CalledRead
+    from basecaller.io.writers import BamWriter
+
+    ref_path, ref = reference
+    seq = ref[3000:4500]
+    read = CalledRead("bam-read", seq, np.full(len(seq), 20, dtype=np.uint8), mean_qscore=20.0)
+    with BamWriter(tmp_path / "calls.bam") as writer:
+        writer.write(read)
+    (result,) = evaluate_calls(tmp_path / "calls.bam", ref_path)
+    assert result.read_id == "bam-read" and result.identity == 1.0
+    assert (result.ref_start, result.ref_end) == (3000, 4500)
