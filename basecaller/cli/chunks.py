@@ -25,7 +25,13 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from basecaller.data.chunks import ChunkSpec, build_chunks, parse_interval, split_by_interval, split_by_read
+    from basecaller.data.chunks import (
+        ChunkSpec,
+        build_chunks,
+        parse_interval,
+        split_by_interval,
+        split_by_read,
+    )
     from basecaller.data.segmented import SOURCES
     from basecaller.errors import InputError, SkipLog
     from basecaller.signal.normalise import Normalisation

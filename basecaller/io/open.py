@@ -45,7 +45,8 @@ def find_signal_files(paths: Iterable[str | os.PathLike], skips: SkipLog | None 
 
 def _expand(path: Path) -> list[str]:
     if path.is_dir():
-        return sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in FORMATS and p.is_file())
+        return sorted(str(p) for p in path.rglob("*")
+                      if p.suffix.lower() in FORMATS and not p.name.startswith(".") and p.is_file())
     if not path.exists():
         raise InputError("no such file or directory", str(path))
     detect_format(path)

@@ -95,7 +95,8 @@ def write_pod5(path: str, reads) -> int:
 
     import pod5
 
-    temporary = f"{path}.tmp-{os.getpid()}.pod5"
+    directory, name = os.path.split(path)
+    temporary = os.path.join(directory, f".{name}.tmp-{os.getpid()}")
     run_infos: dict = {}
     count = 0
     try:

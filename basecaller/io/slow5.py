@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 from basecaller.errors import InputError
@@ -37,21 +38,38 @@ def _to_read(record: dict, header: dict, path: str) -> Read:
     )
 
 
+class _ErrorCollector(logging.Handler):
+    """pyslow5 reports truncation through its logger and then just stops: catch that."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def iter_slow5_reads(path: str, read_ids: set[str] | None = None) -> Iterator[Read | InputError]:
     """Yield each read of a SLOW5/BLOW5 file; a read that fails to decode is yielded as its error."""
     import pyslow5
 
+    logger = logging.getLogger("pyslow5")
+    collector = _ErrorCollector()
+    logger.addHandler(collector)
+    propagate, logger.propagate = logger.propagate, False
     handle = pyslow5.Open(path, "r")
     try:
         header = _header(handle)
         for record in handle.seq_reads(pA=False, aux="all"):
-            if record is None:
-                raise InputError("corrupt record", path)
             if read_ids is not None and record["read_id"] not in read_ids:
                 continue
             try:
                 yield _to_read(record, header, path)
             except Exception as error:
                 yield InputError(f"unreadable read ({type(error).__name__}: {error})", path, record.get("read_id"))
+        if collector.messages:
+            raise InputError(f"file is truncated or corrupt ({collector.messages[-1]})", path)
     finally:
+        logger.removeHandler(collector)
+        logger.propagate = propagate
         handle.close()

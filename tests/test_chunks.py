@@ -1,0 +1,124 @@
+"""Training chunks from each source of truth: labels equal the reference, splits never share
+reference positions, and the on-disk format round-trips."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pysam
+from conftest import needs_shared
+
+from basecaller.alphabet import decode_labels, reverse_complement
+from basecaller.data.chunks import (
+    ChunkDataset,
+    ChunkSpec,
+    build_chunks,
+    split_by_interval,
+    split_by_read,
+)
+from basecaller.data.segmented import bam_reads, taiyaki_reads, tombo_reads
+
+SPEC = ChunkSpec(chunk_len=3600)
+
+
+def _lambda(shared_data) -> str:
+    with pysam.FastxFile(str(shared_data / "r941_lambda_tombo/Lambda_phage.fna")) as handle:
+        return next(iter(handle)).sequence
+
+
+def _span(reference: str, start: int, end: int, strand: str) -> str:
+    span = reference[start:end]
+    return reverse_complement(span) if strand == "-" else span
+
+
+@needs_shared
+def test_tombo_labels_equal_the_lambda_reference_span_for_every_read(shared_data):
+    reference = _lambda(shared_data)
+    records = list(tombo_reads(shared_data / "r941_lambda_tombo/fast5"))
+    assert len(records) == 50 and sum(len(r.sequence) for r in records) == 385_559
+    for record in records:
+        assert record.sequence == _span(reference, record.ref_start, record.ref_end, record.strand)
+    dataset = build_chunks(records, SPEC)
+    assert len(dataset) > 900
+    for i in range(len(dataset)):
+        labels = decode_labels(dataset.labels(i))
+        start, end = dataset.ref_intervals[i]
+        strand = next(r.strand for r in records if r.read.read_id == dataset.read_ids[i])
+        assert labels == _span(reference, start, end, strand)
+
+
+@needs_shared
+def test_taiyaki_labels_follow_ref_to_signal(shared_data):
+    import h5py
+
+    records = list(taiyaki_reads(shared_data / "r941_taiyaki_mapped"))
+    assert len(records) == 7
+    dataset = build_chunks(records, SPEC)
+    assert len(dataset) > 50
+    path = shared_data / "r941_taiyaki_mapped/mapped_signal_file"
+    references = {}
+    for file in path.glob("*.hdf5"):
+        with h5py.File(file) as handle:
+            for read_id, group in handle["Reads"].items():
+                references[read_id] = ("ACGT"[i] for i in group["Reference"][()])
+    references = {k: "".join(v) for k, v in references.items()}
+    for i in range(len(dataset)):
+        first, end = dataset.positions[i]
+        assert decode_labels(dataset.labels(i)) == references[dataset.read_ids[i]][first:end]
+
+
+@needs_shared
+def test_bam_move_table_labels_equal_reference_spans(shared_data):
+    folder = shared_data / "r1041_remora_4khz"
+    records = list(bam_reads(folder / "can_reads.pod5", bam=str(folder / "can_mappings.bam")))
+    with pysam.FastxFile(str(folder / "can_mappings.ref_spans.fasta")) as handle:
+        spans = {entry.name: entry.sequence.upper() for entry in handle}
+    assert len(records) == 14
+    for record in records:
+        assert record.sequence == spans[record.read.read_id]
+    dataset = build_chunks(records, ChunkSpec(chunk_len=3600, min_samples_per_base=4.0))
+    assert len(dataset) > 150
+    for i in range(len(dataset)):
+        first, end = dataset.positions[i]
+        assert decode_labels(dataset.labels(i)) == spans[dataset.read_ids[i]][first:end]
+
+
+@needs_shared
+def test_splits_never_share_reads_or_reference_positions(shared_data):
+    dataset = build_chunks(tombo_reads(shared_data / "r941_lambda_tombo/fast5"), SPEC)
+    train, valid = split_by_interval(dataset, ["Lambda_NEB:14000-26000"])
+    assert len(train) > 500 and len(valid) > 40
+    assert np.all((valid.ref_intervals[:, 0] >= 14000) & (valid.ref_intervals[:, 1] <= 26000))
+    assert np.all((train.ref_intervals[:, 1] <= 14000) | (train.ref_intervals[:, 0] >= 26000))
+    train, valid = split_by_read(dataset, 0.2, seed=3)
+    assert not set(train.read_ids) & set(valid.read_ids)
+    assert len(train) + len(valid) == len(dataset)
+
+
+@needs_shared
+def test_dataset_round_trip_in_bonito_layout(shared_data, tmp_path):
+    dataset = build_chunks(taiyaki_reads(shared_data / "r941_taiyaki_mapped"), SPEC, source="taiyaki")
+    dataset.save(tmp_path / "chunks")
+    assert {p.name for p in (tmp_path / "chunks").iterdir()} >= {"chunks.npy", "references.npy", "reference_lengths.npy"}
+    loaded = ChunkDataset.load(tmp_path / "chunks")
+    np.testing.assert_array_equal(loaded.chunks, dataset.chunks)
+    np.testing.assert_array_equal(loaded.references, dataset.references)
+    assert list(loaded.read_ids) == list(dataset.read_ids)
+    assert loaded.meta["source"] == "taiyaki" and loaded.meta["num_chunks"] == len(dataset)
+    assert loaded.chunks.shape[1] == 3600 and loaded.references.dtype == np.uint8
+    # Labels are 1..4 then zero padding, and lengths agree with the padding.
+    nonzero = (loaded.references > 0).sum(axis=1)
+    np.testing.assert_array_equal(nonzero, loaded.reference_lengths)
+
+
+@needs_shared
+def test_chunks_cli_with_holdout(shared_data, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "basecaller", "chunks", str(shared_data / "r941_lambda_tombo/fast5"), "--source",
+         "tombo", "-o", str(tmp_path / "lambda"), "--holdout", "Lambda_NEB:14000-26000"],
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    train, valid = ChunkDataset.load(tmp_path / "lambda/train"), ChunkDataset.load(tmp_path / "lambda/valid")
+    assert len(train) > 500 and len(valid) > 40
