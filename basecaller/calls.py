@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from basecaller.ctc.decode import Decoded
+    from basecaller.io.read import Read
 
 __all__ = ["CalledRead"]
 
@@ -42,6 +48,37 @@ class CalledRead:
             )
         if self.moves is not None:
             self.moves = np.asarray(self.moves, dtype=np.uint8)
+
+    @classmethod
+    def from_decoded(
+        cls,
+        read: Read,
+        decoded: Decoded,
+        stride: int,
+        trimmed_samples: int = 0,
+        read_group: str = "",
+        mean_qscore_start: int = 0,
+    ) -> CalledRead:
+        """The call of ``read`` from its stitched decode; ``qs`` as dorado computes it."""
+        from basecaller.ctc.decode import mean_qscore
+
+        return cls(
+            read_id=read.read_id,
+            sequence=decoded.sequence,
+            qualities=decoded.qualities,
+            moves=decoded.moves,
+            stride=stride,
+            mean_qscore=mean_qscore(decoded.qualities, mean_qscore_start),
+            num_samples=read.num_samples,
+            trimmed_samples=trimmed_samples,
+            duration_s=read.duration_s,
+            start_time_s=read.start_time_s,
+            channel=str(read.channel),
+            run_id=read.run_id,
+            read_group=read_group,
+            sample_rate_hz=read.sample_rate_hz,
+            filename=os.path.basename(read.source_path),
+        )
 
     @property
     def qstring(self) -> str:

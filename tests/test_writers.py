@@ -127,3 +127,30 @@ def test_resume_keeps_finished_reads(tmp_path, name):
 def test_unknown_suffix_is_input_error(tmp_path):
     with pytest.raises(InputError):
         open_writers(tmp_path / "calls.txt")
+
+
+def test_called_read_from_decoded():
+    from basecaller.ctc import greedy_decode
+    from basecaller.io.read import Read
+
+    labels = np.array([0, 1, 1, 0, 2, 3, 0, 4])
+    log_probs = np.log(np.where(np.eye(5)[labels] > 0, 0.99, 0.0025)).astype(np.float32)
+    raw = Read(
+        "r1",
+        np.zeros(50, dtype=np.int16),
+        0.0,
+        1.0,
+        4000.0,
+        channel="7",
+        run_id="run1",
+        source_path="/x/a.pod5",
+    )
+    read = CalledRead.from_decoded(raw, greedy_decode(log_probs), stride=5, trimmed_samples=10)
+    assert (read.sequence, read.num_samples, read.trimmed_samples, read.filename) == (
+        "ACGT",
+        50,
+        10,
+        "a.pod5",
+    )
+    assert read.mean_qscore == pytest.approx(20.0) and read.moves.sum() == 4
+    assert read.duration_s == pytest.approx(50 / 4000)
