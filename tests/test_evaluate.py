@@ -1,6 +1,7 @@
 """Evaluation: error counting on hand-made alignments and identity on the real lambda calls."""
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -10,7 +11,8 @@ from basecaller.cli import main
 from basecaller.errors import InputError
 from basecaller.evaluate import count_cs, evaluate_calls, summarise
 
-LAMBDA = Path(__file__).resolve().parents[2] / "shared" / "data" / "r941_lambda_tombo"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+LAMBDA = Path(os.environ.get("BASECALLER_SHARED_DATA", SHARED)) / "r941_lambda_tombo"
 needs_lambda = pytest.mark.skipif(not LAMBDA.is_dir(), reason="../shared/data is not available")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 NAME = "evaluate"
-HELP = "Align basecalls to a reference with minimap2 and report per-read and summary identity."
+HELP = "align basecalls to a reference with minimap2 and report per-read and summary identity"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
