@@ -154,3 +154,10 @@ def test_called_read_from_decoded():
     )
     assert read.mean_qscore == pytest.approx(20.0) and read.moves.sum() == 4
     assert read.duration_s == pytest.approx(50 / 4000)
+
+
+def test_failed_open_discards_the_other_writer(tmp_path):
+    with pytest.raises(OSError):
+        with open_writers(tmp_path / "calls.fastq", summary_path=tmp_path / "no" / "summary.tsv"):
+            pass
+    assert list(tmp_path.iterdir()) == []

@@ -260,8 +260,12 @@ class OutputWriters(contextlib.ExitStack):
 
     def __enter__(self):
         super().__enter__()
-        for writer in self.writers:
-            self.enter_context(writer)
+        try:
+            for writer in self.writers:
+                self.enter_context(writer)
+        except BaseException as error:  # discard the writers already opened
+            self.__exit__(type(error), error, error.__traceback__)
+            raise
         return self
 
     def write(self, read: CalledRead) -> None:
