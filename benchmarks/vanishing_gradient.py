@@ -1,0 +1,143 @@
+"""The vanishing gradient, shown on the adding problem with the three cells.
+
+Trains an LSTM, a GRU and a vanilla RNN (same hidden size, seed, data and budget) on the adding
+problem, where the two numbers to add lie 100+ steps apart, and draws:
+
+* benchmarks/figures/adding_problem_loss.png: training MSE against steps (baseline 1/6);
+* benchmarks/figures/gradient_norm_per_step.png: ||d loss / d x_t|| against the distance of
+  step t from the end, for the untrained cells (log scale).
+
+    python benchmarks/vanishing_gradient.py [--length 120 --steps 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from basecaller.nn.long_range import (
+    BASELINE_MSE,
+    AddingModel,
+    adding_batches,
+    adding_problem,
+    gradient_norm_per_step,
+)
+from basecaller.training import Trainer
+
+FIGURES = Path(__file__).parent / "figures"
+CELLS = ("lstm", "gru", "rnn")
+COLOURS = {"lstm": "tab:blue", "gru": "tab:green", "rnn": "tab:red"}
+
+
+def mse_loss(model, batch):
+    x, y = batch
+    return nn.functional.mse_loss(model(x), y)
+
+
+def train(cell: str, args) -> list[float]:
+    """Per-step training losses of one cell on the adding problem."""
+    torch.manual_seed(args.seed)
+    model = AddingModel(cell, args.hidden)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    batches = list(adding_batches(args.steps, args.batch, args.length, args.seed))
+    trainer = Trainer(
+        model,
+        mse_loss,
+        optimizer,
+        max_steps=args.steps,
+        clip_norm=1.0,
+        device="cpu",
+        seed=args.seed,
+        progress=False,
+    )
+    return [record["loss"] for record in trainer.fit(batches).history]
+
+
+def smooth(values: list[float], width: int = 20) -> list[float]:
+    """Trailing mean over ``width`` steps."""
+    return [
+        sum(values[max(0, i - width + 1) : i + 1]) / len(values[max(0, i - width + 1) : i + 1])
+        for i in range(len(values))
+    ]
+
+
+def gradient_norms(cell: str, args, seeds: int = 5) -> torch.Tensor:
+    """Mean over ``seeds`` untrained models of ||d loss / d x_t||: (T,)."""
+    norms = []
+    for seed in range(seeds):
+        torch.manual_seed(seed)
+        model = AddingModel(cell, args.hidden)
+        x, y = adding_problem(args.batch, args.length, torch.Generator().manual_seed(seed))
+        norms.append(gradient_norm_per_step(model, x, y))
+    return torch.stack(norms).mean(dim=0)
+
+
+def plot_losses(losses: dict[str, list[float]], args, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for cell, values in losses.items():
+        ax.plot(smooth(values), label=cell, color=COLOURS[cell])
+    ax.axhline(BASELINE_MSE, color="grey", ls="--", lw=0.8, label="predict the mean")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("MSE (20-step mean)")
+    ax.set_title(
+        f"Adding problem, T={args.length} (marks 100+ steps apart), seed {args.seed}", fontsize=9
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def plot_gradients(norms: dict[str, torch.Tensor], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3), sharey=True)
+    for ax, (cell, values) in zip(axes, norms.items()):
+        steps_back = torch.arange(len(values) - 1, -1, -1)
+        ax.semilogy(steps_back, values, color=COLOURS[cell])
+        ax.set_title(f"{cell} (untrained)", fontsize=9)
+        ax.set_xlabel("steps before the loss")
+    axes[0].set_ylabel("||d loss / d x_t||")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--length", type=int, default=120)
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--hidden", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=0.02)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    FIGURES.mkdir(exist_ok=True)
+    losses = {}
+    for cell in CELLS:
+        start = time.perf_counter()
+        losses[cell] = train(cell, args)
+        last = sum(losses[cell][-50:]) / 50
+        print(
+            f"{cell}: mean MSE of the last 50 steps {last:.4f} "
+            f"(baseline {BASELINE_MSE:.4f}), {time.perf_counter() - start:.0f} s"
+        )
+    plot_losses(losses, args, FIGURES / "adding_problem_loss.png")
+    norms = {cell: gradient_norms(cell, args) for cell in CELLS}
+    for cell, values in norms.items():
+        print(
+            f"{cell}: gradient norm at the last step {values[-1]:.2e}, "
+            f"100 steps earlier {values[-101]:.2e}, ratio {values[-101] / values[-1]:.1e}"
+        )
+    plot_gradients(norms, FIGURES / "gradient_norm_per_step.png")
+
+
+if __name__ == "__main__":
+    main()
