@@ -15,7 +15,7 @@ from basecaller.simulate.simulator import SimulatedRead
 
 POD5_NAME, TRUTH_NAME, SEGMENTATION_NAME = "reads.pod5", "truth.fasta", "segmentation.npz"
 _BATCH = 64
-_EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+_EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 
 
 def run_id_for(seed: int) -> str:
