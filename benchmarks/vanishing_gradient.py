@@ -38,8 +38,8 @@ def mse_loss(model, batch):
     return nn.functional.mse_loss(model(x), y)
 
 
-def train(cell: str, args) -> list[float]:
-    """Per-step training losses of one cell on the adding problem."""
+def train(cell: str, args) -> tuple[list[float], AddingModel]:
+    """Per-step training losses of one cell on the adding problem, and the trained model."""
     torch.manual_seed(args.seed)
     model = AddingModel(cell, args.hidden)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
@@ -54,7 +54,8 @@ def train(cell: str, args) -> list[float]:
         seed=args.seed,
         progress=False,
     )
-    return [record["loss"] for record in trainer.fit(batches).history]
+    losses = [record["loss"] for record in trainer.fit(batches).history]
+    return losses, model.eval()
 
 
 def smooth(values: list[float], width: int = 20) -> list[float]:
@@ -65,15 +66,15 @@ def smooth(values: list[float], width: int = 20) -> list[float]:
     ]
 
 
-def gradient_norms(cell: str, args, seeds: int = 5) -> torch.Tensor:
-    """Mean over ``seeds`` untrained models of ||d loss / d x_t||: (T,)."""
-    norms = []
-    for seed in range(seeds):
-        torch.manual_seed(seed)
-        model = AddingModel(cell, args.hidden)
-        x, y = adding_problem(args.batch, args.length, torch.Generator().manual_seed(seed))
-        norms.append(gradient_norm_per_step(model, x, y))
-    return torch.stack(norms).mean(dim=0)
+def gradient_norms(model: AddingModel, args, seed: int = 1000) -> torch.Tensor:
+    """||d loss / d x_t|| of ``model`` on a fresh batch: (T,)."""
+    x, y = adding_problem(args.batch, args.length, torch.Generator().manual_seed(seed))
+    return gradient_norm_per_step(model, x, y)
+
+
+def untrained(cell: str, args) -> AddingModel:
+    torch.manual_seed(args.seed)
+    return AddingModel(cell, args.hidden)
 
 
 def plot_losses(losses: dict[str, list[float]], args, path: Path) -> None:
@@ -93,15 +94,21 @@ def plot_losses(losses: dict[str, list[float]], args, path: Path) -> None:
     fig.savefig(path, dpi=90)
 
 
-def plot_gradients(norms: dict[str, torch.Tensor], path: Path) -> None:
+def plot_gradients(norms: dict[str, dict[str, torch.Tensor]], path: Path) -> None:
+    """One panel per cell: gradient norm per step, before and after training (log scale)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(9, 3), sharey=True)
-    for ax, (cell, values) in zip(axes, norms.items()):
-        steps_back = torch.arange(len(values) - 1, -1, -1)
-        ax.semilogy(steps_back, values, color=COLOURS[cell])
-        ax.set_title(f"{cell} (untrained)", fontsize=9)
+    for ax, (cell, curves) in zip(axes, norms.items()):
+        for stage, values in curves.items():
+            steps_back = torch.arange(len(values) - 1, -1, -1)
+            style = "-" if stage == "trained" else ":"
+            ax.semilogy(
+                steps_back, values.clamp(min=1e-30), style, color=COLOURS[cell], label=stage
+            )
+        ax.set_title(cell, fontsize=9)
         ax.set_xlabel("steps before the loss")
+        ax.legend(fontsize=7)
     axes[0].set_ylabel("||d loss / d x_t||")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -120,22 +127,26 @@ def main() -> None:
 
     matplotlib.use("Agg")
     FIGURES.mkdir(exist_ok=True)
-    losses = {}
+    losses, norms = {}, {}
     for cell in CELLS:
         start = time.perf_counter()
-        losses[cell] = train(cell, args)
+        losses[cell], model = train(cell, args)
+        norms[cell] = {
+            "untrained": gradient_norms(untrained(cell, args), args),
+            "trained": gradient_norms(model, args),
+        }
         last = sum(losses[cell][-50:]) / 50
         print(
             f"{cell}: mean MSE of the last 50 steps {last:.4f} "
             f"(baseline {BASELINE_MSE:.4f}), {time.perf_counter() - start:.0f} s"
         )
     plot_losses(losses, args, FIGURES / "adding_problem_loss.png")
-    norms = {cell: gradient_norms(cell, args) for cell in CELLS}
-    for cell, values in norms.items():
-        print(
-            f"{cell}: gradient norm at the last step {values[-1]:.2e}, "
-            f"100 steps earlier {values[-101]:.2e}, ratio {values[-101] / values[-1]:.1e}"
-        )
+    for cell, curves in norms.items():
+        for stage, values in curves.items():
+            print(
+                f"{cell} {stage}: gradient norm 100 steps back / at the last step = "
+                f"{(values[-101] / values[-1]).item():.1e}"
+            )
     plot_gradients(norms, FIGURES / "gradient_norm_per_step.png")
 
 

@@ -174,14 +174,16 @@ class Recurrent(nn.Module):
     def __init__(
         self,
         cell: str = "lstm",
-        input_size: int = 1,
-        hidden_size: int = 1,
+        input_size: int | None = None,
+        hidden_size: int | None = None,
         num_layers: int = 1,
         direction: str = "forward",
         dropout: float = 0.0,
         fused: bool | None = None,
     ):
         super().__init__()
+        if input_size is None or hidden_size is None:
+            raise TypeError("Recurrent needs input_size and hidden_size")
         _check_options(cell, direction, num_layers, fused)
         self.cell = cell
         self.input_size = input_size
