@@ -163,3 +163,18 @@ def test_registry_builds_from_plain_dict_and_accepts_new_types():
         assert build_recurrent({"type": "test_doubled_gru", "hidden_size": 3}, 5).output_size == 6
     finally:
         del REGISTRY["test_doubled_gru"]
+
+
+def test_padding_mask_is_the_same_as_lengths():
+    torch.manual_seed(7)
+    model = Recurrent("lstm_coupled", 3, 4, direction="bidirectional")
+    x = torch.randn(3, 6, 3)
+    mask = torch.arange(6)[None, :] < LENGTHS[:, None]
+    torch.testing.assert_close(model(x, mask=mask)[0], model(x, LENGTHS)[0])
+    with pytest.raises(ValueError, match="prefix"):
+        model(x, mask=mask.flip(1))
+
+
+def test_sizes_are_required():
+    with pytest.raises(TypeError):
+        Recurrent("lstm")

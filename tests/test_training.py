@@ -198,3 +198,33 @@ def test_truncated_bptt_carries_detached_state_across_windows():
     assert x.grad[:, :10].abs().max() == 0 and x.grad[:, 10:].abs().max() > 0
     carry(model, next(bptt_windows(x, 5, targets=x)))
     assert len(outputs) == 4 and torch.allclose(outputs[-1], whole[:, :5])
+
+
+def test_resume_mid_sequence_restores_the_carried_bptt_state(tmp_path):
+    sequence = torch.randn(2, 25, 3, generator=torch.Generator().manual_seed(0))
+    windows = list(bptt_windows(sequence, window=4))  # 6 windows of one long sequence
+
+    def run(directory, max_steps, resume=False):
+        torch.manual_seed(0)
+        model = Recurrent("gru", 3, 3)
+        carry = TruncatedBPTT(
+            lambda model, w, state: (
+                lambda out: (nn.functional.mse_loss(out[0], w.targets), out[1])
+            )(model(w.inputs, state=state))
+        )
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        trainer = Trainer(
+            model,
+            carry,
+            optimizer,
+            max_steps=max_steps,
+            device="cpu",
+            progress=False,
+            checkpoint_dir=directory,
+            resume=resume,
+        )
+        return train_losses(trainer.fit(windows))
+
+    full = run(tmp_path / "full", 6)
+    run(tmp_path / "split", 3)
+    assert run(tmp_path / "split", 6, resume=True) == full

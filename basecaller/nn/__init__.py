@@ -13,7 +13,14 @@ from basecaller.nn.cells import (
     RNNCell,
     make_cell,
 )
-from basecaller.nn.recurrent import Recurrent, TorchRecurrent, length_mask, reverse_padded, run_cell
+from basecaller.nn.recurrent import (
+    Recurrent,
+    TorchRecurrent,
+    length_mask,
+    lengths_from_mask,
+    reverse_padded,
+    run_cell,
+)
 from basecaller.nn.registry import build_recurrent, register
 
 __all__ = [
@@ -28,6 +35,7 @@ __all__ = [
     "TorchRecurrent",
     "build_recurrent",
     "length_mask",
+    "lengths_from_mask",
     "make_cell",
     "register",
     "reverse_padded",

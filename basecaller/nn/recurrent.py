@@ -30,6 +30,7 @@ __all__ = [
     "Recurrent",
     "TorchRecurrent",
     "length_mask",
+    "lengths_from_mask",
     "reverse_padded",
     "run_cell",
 ]
@@ -42,6 +43,14 @@ def length_mask(lengths: Tensor, max_len: int) -> Tensor:
     """lengths: (N,) -> (N, T) bool, True at valid (non-padded) positions."""
     steps = torch.arange(max_len, device=lengths.device)
     return steps[None, :] < lengths[:, None]
+
+
+def lengths_from_mask(mask: Tensor) -> Tensor:
+    """Padding mask (N, T), True at valid steps (a prefix of each row) -> lengths (N,)."""
+    lengths = mask.sum(dim=1)
+    if not torch.equal(mask, length_mask(lengths, mask.shape[1])):
+        raise ValueError("the mask must mark a prefix of each sequence as valid")
+    return lengths
 
 
 def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -164,7 +173,8 @@ class Recurrent(nn.Module):
         fused: run through torch's fused modules; None picks them whenever the cell allows.
 
     ``forward(x, lengths=None, state=None) -> (out, final_state)``:
-        x: (N, T, C) batch-first; lengths: (N,) ints >= 1, or None for full length.
+        x: (N, T, C) batch-first; lengths: (N,) ints >= 1, or None for full length
+            (or ``mask=``, a (N, T) padding mask, True at valid steps).
         state: initial state, (L*D, N, H) tensors ((h, c) for LSTM cells, h otherwise), or None.
         out: (N, T, output_size), output_size = H * D; zero at padded positions.
         final_state: like state, taken at each sequence's own end (its start, for reverse
@@ -213,8 +223,13 @@ class Recurrent(nn.Module):
     def is_lstm(self) -> bool:
         return CELLS[self.cell].state_size == 2
 
-    def forward(self, x: Tensor, lengths: Tensor | None = None, state=None):
-        """x: (N, T, C) -> (out (N, T, H*D), final state); see the class docstring."""
+    def forward(self, x: Tensor, lengths: Tensor | None = None, state=None, *, mask=None):
+        """x: (N, T, C) -> (out (N, T, H*D), final state); see the class docstring.
+
+        ``mask`` (N, T), True at valid steps, may be given instead of ``lengths``.
+        """
+        if mask is not None:
+            lengths = lengths_from_mask(mask)
         state = _as_tuple(state)
         if self.fused:
             out, final = self._forward_fused(x, lengths, state)
