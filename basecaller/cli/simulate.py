@@ -37,11 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
     from basecaller.simulate import (
         load_kmer_model,
         random_genome,
         read_fasta,
         simulate_reads,
+        write_fasta,
         write_simulation,
     )
 
@@ -50,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         genome = read_fasta(args.fasta)
     else:
         genome = random_genome(args.random_genome, args.gc, seed=args.seed)
+        Path(args.outdir).mkdir(parents=True, exist_ok=True)
+        write_fasta(Path(args.outdir) / "genome.fasta", genome)
     reads = simulate_reads(
         genome, chemistry=model.chemistry.name, sample_rate_hz=args.sample_rate,
         n_reads=None if args.whole_contigs else args.num_reads,
@@ -61,5 +67,9 @@ def run(args: argparse.Namespace) -> int:
     paths = write_simulation(args.outdir, reads, chemistry=model.chemistry.name,
                              sample_rate_hz=args.sample_rate, seed=args.seed,
                              kmer_model_path=model.path)
+    settings = {key: value for key, value in vars(args).items() if key not in ("run", "command")}
+    settings["kmer_model"] = Path(model.path).name  # the file name only: paths are local
+    with open(Path(args.outdir) / "simulation.json", "w") as handle:
+        json.dump(settings, handle, indent=1)
     print(f"wrote {', '.join(str(path) for path in paths.values())}")
     return 0

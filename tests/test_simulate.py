@@ -1,0 +1,216 @@
+"""The signal simulator: truth and segmentation agree, levels follow the k-mer table,
+seeds reproduce, and the written files keep the format contract the chunk builder reads."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from basecaller.cli import main
+from basecaller.errors import InputError
+from basecaller.simulate import (
+    kmer_indices,
+    load_kmer_model,
+    load_params,
+    random_genome,
+    read_fasta,
+    reverse_complement,
+    simulate_reads,
+    write_simulation,
+)
+from basecaller.simulate.kmer_model import default_model_dir
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MODELS = default_model_dir()
+needs_shared = pytest.mark.skipif(
+    not (SHARED_MODELS / "ont_legacy_r9.4_180mv_450bps_6mer_template_median68pA.model").is_file(),
+    reason="../shared/data/kmer_models not available",
+)
+
+
+@pytest.fixture(scope="module")
+def toy_r941_model(tmp_path_factory) -> Path:
+    """A random 6-mer table in the ONT .model layout, so most tests need no shared data."""
+    rng = np.random.default_rng(5)
+    path = tmp_path_factory.mktemp("model") / "toy_6mer.model"
+    lines = ["kmer\tlevel_mean\tlevel_stdv\tsd_mean\tsd_stdv\tweight"]
+    for kmer in itertools.product("ACGT", repeat=6):
+        level, sd = rng.uniform(60, 120), rng.uniform(0.7, 1.5)
+        lines.append(f"{''.join(kmer)}\t{level:.4f}\t1.5\t{sd:.4f}\t0.5\t100")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _table(path: Path) -> dict[str, float]:
+    """An independent reading of a model file: k-mer string -> level."""
+    table = {}
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        if fields and fields[0] != "kmer" and not line.startswith("#"):
+            table[fields[0]] = float(fields[1])
+    return table
+
+
+def _per_base_means(read) -> np.ndarray:
+    dwell = np.diff(read.base_starts)
+    base = np.repeat(np.arange(dwell.size), dwell)
+    return np.bincount(base, read.signal_pa, minlength=dwell.size) / dwell
+
+
+def test_rolling_kmer_index_matches_base4_of_each_window():
+    sequence = "ACGTTGCAAGGCT"
+    digits = "".join(str("ACGT".index(base)) for base in sequence)
+    expected = [int(digits[i : i + 3], 4) for i in range(len(sequence) - 2)]
+    codes = np.frombuffer(sequence.encode(), np.uint8)
+    assert kmer_indices(codes, 3).tolist() == expected
+
+
+def test_segmentation_and_truth_agree_by_construction(toy_r941_model):
+    genome = random_genome(30_000, 0.4, seed=3)
+    reads = list(simulate_reads(genome, n_reads=12, read_length_mean=800, read_length_sd=400,
+                                seed=9, kmer_model=str(toy_r941_model)))
+    assert {read.fragment.strand for read in reads} == {"+", "-"}
+    for read in reads:
+        f = read.fragment
+        forward = genome[f.contig][f.start : f.end]
+        assert read.sequence == (forward if f.strand == "+" else reverse_complement(forward))
+        starts = read.base_starts
+        assert starts.dtype == np.int64 and starts.size == len(read.sequence) + 1
+        assert starts[0] == 0 and starts[-1] == read.signal_dac.size
+        assert np.all(np.diff(starts) >= 1)
+        assert read.signal_dac.dtype == np.int16
+
+
+def test_levels_follow_the_kmer_table_at_zero_noise(toy_r941_model):
+    table = _table(toy_r941_model)
+    genome = random_genome(20_000, 0.5, seed=4)
+    read = next(simulate_reads(genome, n_reads=1, read_length_mean=3000, read_length_sd=0,
+                               noise_scale=0.0, seed=2, kmer_model=str(toy_r941_model)))
+    seq = read.sequence
+    # k-mer = seq[i-2 : i+4]; the first 2 and last 3 bases have flanking context we skip
+    model = np.array([table[seq[i - 2 : i + 4]] for i in range(2, len(seq) - 3)])
+    means = _per_base_means(read)[2 : len(seq) - 3]
+    assert np.corrcoef(model, means)[0, 1] >= 0.999
+    # every sample of a base sits at that base's level (only the DAC step as error)
+    level_of_sample = np.repeat(_per_base_means(read), np.diff(read.base_starts))
+    assert np.max(np.abs(read.signal_pa - level_of_sample)) <= read.scale_pa_per_dac
+
+
+@needs_shared
+@pytest.mark.parametrize("chemistry, centre, k", [("r9.4.1", 2, 6), ("r10.4.1", 7, 9)])
+def test_real_models_levels_correlate_at_zero_noise(chemistry, centre, k):
+    model = load_kmer_model(chemistry)
+    table = _table(Path(model.path))
+    read = next(simulate_reads(random_genome(10_000, 0.5, seed=1), chemistry=chemistry,
+                               n_reads=1, read_length_mean=2000, read_length_sd=0,
+                               noise_scale=0.0, seed=5))
+    seq = read.sequence
+    inner = range(centre, len(seq) - (k - centre - 1))
+    levels = np.array([table[seq[i - centre : i - centre + k]] for i in inner])
+    means = _per_base_means(read)[centre : len(seq) - (k - centre - 1)]
+    assert np.corrcoef(levels, means)[0, 1] >= 0.95
+
+
+def test_noise_and_dwell_follow_the_fitted_parameters(toy_r941_model):
+    params = load_params("r9.4.1")
+    genome = random_genome(50_000, 0.5, seed=8)
+    kwargs = dict(n_reads=4, read_length_mean=5000, read_length_sd=0,
+                  kmer_model=str(toy_r941_model), seed=1)
+    reads = list(simulate_reads(genome, **kwargs))
+    dwell = np.concatenate([read.dwell_samples for read in reads])
+    assert dwell.mean() == pytest.approx(params.dwell.mean, rel=0.05)
+    noise = np.concatenate([read.signal_pa - np.repeat(_per_base_means(read), read.dwell_samples)
+                            for read in reads])
+    robust_sd = 1.4826 * np.median(np.abs(noise))
+    assert 0.8 * params.noise_sd_pa < robust_sd < 1.3 * params.noise_sd_pa
+    fast = list(simulate_reads(genome, sample_rate_hz=5000, **kwargs))
+    ratio = np.mean([f.signal_dac.size for f in fast]) / np.mean([r.signal_dac.size for r in reads])
+    assert ratio == pytest.approx(1.25, rel=0.05)
+
+
+def test_seed_reproduces_and_different_seeds_differ(toy_r941_model):
+    genome = random_genome(10_000, 0.5, seed=1)
+
+    def run(seed):
+        return list(simulate_reads(genome, n_reads=3, read_length_mean=500, seed=seed,
+                                   drift_pa_per_s=5.0, kmer_model=str(toy_r941_model)))
+
+    first, again, other = run(42), run(42), run(43)
+    for a, b in zip(first, again):
+        assert (a.read_id, a.sequence, a.offset_dac) == (b.read_id, b.sequence, b.offset_dac)
+        assert np.array_equal(a.signal_dac, b.signal_dac)
+        assert np.array_equal(a.base_starts, b.base_starts)
+    assert [r.read_id for r in first] != [r.read_id for r in other]
+
+
+def test_whole_sequences_become_whole_reads(toy_r941_model):
+    sequences = ["ACGTTGCA" * 20, "GATTACA" * 30]
+    reads = list(simulate_reads(sequences, n_reads=None, kmer_model=str(toy_r941_model)))
+    assert [read.sequence for read in reads] == sequences
+    assert all(read.fragment.strand == "+" for read in reads)
+
+
+def test_cli_writes_the_format_contract(tmp_path, toy_r941_model, capsys):
+    import pod5
+
+    outdir = tmp_path / "sim"
+    argv = ["simulate", "--random-genome", "8000", "--gc", "0.45", "-n", "3", "--length-mean",
+            "600", "--seed", "17", "--sample-rate", "5000", "--kmer-model", str(toy_r941_model),
+            "-o", str(outdir)]
+    assert main(argv) == 0
+    truth = read_fasta(outdir / "truth.fasta")
+    segmentation = np.load(outdir / "segmentation.npz")
+    with pod5.Reader(outdir / "reads.pod5") as reader:
+        records = list(reader.reads())
+        ids = [str(record.read_id) for record in records]
+        assert ids == list(truth) == list(segmentation.files)
+        for record in records:
+            run_info = record.run_info
+            assert run_info.acquisition_id == "simulated-17"
+            assert run_info.sample_rate == 5000
+            assert run_info.context_tags["chemistry"] == "r9.4.1"
+            starts = segmentation[str(record.read_id)]
+            assert starts.size == len(truth[str(record.read_id)]) + 1
+            assert starts[-1] == record.num_samples
+            pa = (record.signal.astype(np.float64) + record.calibration.offset) * record.calibration.scale
+            assert np.allclose(pa, record.signal_pa, atol=1e-3)
+    header = (outdir / "truth.fasta").read_text().splitlines()[0].split()
+    assert [field.split("=")[0] for field in header[1:]] == ["strand", "start", "end", "contig"]
+    # the same seed through the API writes byte-identical truth and segmentation
+    again = tmp_path / "again"
+    reads = simulate_reads(random_genome(8000, 0.45, seed=17), n_reads=3, read_length_mean=600,
+                           seed=17, sample_rate_hz=5000, kmer_model=str(toy_r941_model))
+    write_simulation(again, reads, chemistry="r9.4.1", sample_rate_hz=5000, seed=17)
+    assert (again / "truth.fasta").read_bytes() == (outdir / "truth.fasta").read_bytes()
+
+
+def test_bad_input_is_one_line_error(tmp_path, capsys):
+    assert main(["simulate", "--fasta", str(tmp_path / "missing.fa"), "-o", str(tmp_path)]) == 2
+    assert "FASTA file not found" in capsys.readouterr().err
+    assert main(["simulate", "--random-genome", "100", "--chemistry", "r7", "-o",
+                 str(tmp_path)]) == 2
+    assert "unknown chemistry" in capsys.readouterr().err
+    with pytest.raises(InputError, match="k-mer model"):
+        load_kmer_model("r9.4.1", tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("name", ["simulated_r941", "simulated_r1041"])
+def test_data_samples_are_consistent(name):
+    import pod5
+
+    folder = REPO / "data_samples" / name
+    if not folder.is_dir():
+        pytest.skip(f"{folder} not generated")
+    truth = read_fasta(folder / "truth.fasta")
+    segmentation = np.load(folder / "segmentation.npz")
+    with pod5.Reader(folder / "reads.pod5") as reader:
+        lengths = {str(r.read_id): r.num_samples for r in reader.reads()}
+    assert list(lengths) == list(truth) == list(segmentation.files)
+    for read_id, starts in segmentation.items():
+        assert starts.size == len(truth[read_id]) + 1 and starts[-1] == lengths[read_id]
+    info = json.loads((folder / "simulation.json").read_text())
+    assert info["seed"] >= 0
