@@ -186,6 +186,14 @@ def test_cli_writes_the_format_contract(tmp_path, toy_r941_model, capsys):
                            seed=17, sample_rate_hz=5000, kmer_model=str(toy_r941_model))
     write_simulation(again, reads, chemistry="r9.4.1", sample_rate_hz=5000, seed=17)
     assert (again / "truth.fasta").read_bytes() == (outdir / "truth.fasta").read_bytes()
+    # the chunk builder's reader takes the folder as it is
+    from basecaller.data.segmented import simulated_reads
+
+    segmented = {record.read.read_id: record for record in simulated_reads([outdir])}
+    assert sorted(segmented) == sorted(truth)
+    for read_id, record in segmented.items():
+        assert record.sequence == truth[read_id]
+        assert np.array_equal(record.base_starts, segmentation[read_id])
 
 
 def test_bad_input_is_one_line_error(tmp_path, capsys):

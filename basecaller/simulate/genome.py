@@ -8,13 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from basecaller.alphabet import reverse_complement
 from basecaller.errors import InputError
 
-_COMPLEMENT = bytes.maketrans(b"ACGTacgt", b"TGCAtgca")
-
-
-def reverse_complement(sequence: str) -> str:
-    return sequence.translate(_COMPLEMENT)[::-1]
+__all__ = ["Fragment", "clean_genome", "fragment_with_context", "random_genome", "read_fasta",
+           "reverse_complement", "sample_fragment", "write_fasta"]
 
 
 def read_fasta(path: str | os.PathLike) -> dict[str, str]:
