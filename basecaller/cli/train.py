@@ -1,0 +1,69 @@
+"""basecaller train: train or fine-tune a CTC basecaller on chunk datasets."""
+
+from __future__ import annotations
+
+NAME = "train"
+HELP = "train or fine-tune a CTC basecaller on chunk datasets (real, simulated, or a mix)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--chunks", nargs="+", required=True, help="chunk dataset folders to train on")
+    parser.add_argument("--mix", help="comma-separated sampling weights, one per --chunks folder (e.g. 0.7,0.3)")
+    parser.add_argument("--valid", help="validation chunk dataset folder")
+    parser.add_argument("-o", "--output", required=True, help="model directory to write")
+    parser.add_argument("--preset", default="fast", help="architecture preset: fast (CPU) or hac (GPU)")
+    parser.add_argument("--config", help="a config.toml to start from instead of a preset")
+    parser.add_argument("--chemistry", default="r9.4.1", choices=["r9.4.1", "r10.4.1"])
+    parser.add_argument("--sample-rate", type=int, default=4000)
+    parser.add_argument("--init-from", help="fine-tune from this model (directory or shipped name)")
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--warmup-steps", type=int, default=100)
+    parser.add_argument("--clip-norm", type=float, default=2.0)
+    parser.add_argument("--validate-every", type=int, default=250)
+    parser.add_argument("--checkpoint-every", type=int, default=50)
+    parser.add_argument("--no-augment", action="store_true", help="switch off signal augmentation")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoints/last.pt")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _config(args):
+    from basecaller.models.config import ModelConfig, find_model_dir, preset
+
+    if args.config:
+        return ModelConfig.load(args.config)
+    if args.init_from:
+        return ModelConfig.load(find_model_dir(args.init_from) / "config.toml")
+    return preset(args.preset, args.chemistry, args.sample_rate)
+
+
+def run(args) -> int:
+    import torch
+
+    from basecaller.data.chunks import ChunkDataset
+    from basecaller.data.loader import Augment
+    from basecaller.errors import InputError
+    from basecaller.train_ctc import TrainOptions, train_basecaller
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    train_sets = [ChunkDataset.load(path) for path in args.chunks]
+    weights = [float(w) for w in args.mix.split(",")] if args.mix else None
+    if weights is not None and len(weights) != len(train_sets):
+        raise InputError("--mix needs one weight per --chunks folder")
+    valid = ChunkDataset.load(args.valid) if args.valid else None
+    options = TrainOptions(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps,
+                           clip_norm=args.clip_norm, device=args.device, seed=args.seed,
+                           validate_every=args.validate_every, checkpoint_every=args.checkpoint_every,
+                           resume=args.resume, augment=None if args.no_augment else Augment(),
+                           progress=not args.quiet)
+    provenance = {"data": [str(p) for p in args.chunks], "mix": args.mix or "by size",
+                  "validation": args.valid or "none"}
+    model = train_basecaller(_config(args), train_sets, args.output, weights=weights, valid_set=valid,
+                             options=options, init_from=args.init_from, provenance=provenance)
+    print(f"wrote {args.output}: {model.config.training}")
+    return 0

@@ -1,0 +1,124 @@
+"""Model configuration: the TOML a model directory carries, presets, and shipped models.
+
+A model directory holds ``config.toml`` (architecture and everything inference needs) and
+``weights.pt`` (a state dict). Shipped models live in ``basecaller/models/shipped/<name>``
+and are found by name.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli_w
+
+from basecaller.errors import InputError
+from basecaller.signal.normalise import Normalisation
+
+__all__ = ["ModelConfig", "preset", "PRESETS", "SHIPPED_DIR", "find_model_dir", "default_model_name", "shipped_models"]
+
+SHIPPED_DIR = Path(__file__).parent / "shipped"
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to build a basecalling model and to run it on raw reads."""
+
+    name: str
+    chemistry: str  # "r9.4.1" or "r10.4.1"
+    sample_rate_hz: int
+    stem: dict = field(default_factory=dict)  # channels, kernels, strides
+    encoder: dict = field(default_factory=dict)  # recurrent core config (type, hidden_size, ...)
+    normalisation: Normalisation = Normalisation()
+    trim: bool = True
+    window: int = 4000
+    overlap: int = 500
+    batch_size: int = 64
+    qscore_scale: float = 1.0
+    qscore_shift: float = 0.0
+    training: dict = field(default_factory=dict)  # provenance: data, split, validation identity
+
+    @property
+    def stride(self) -> int:
+        return math.prod(self.stem["strides"])
+
+    def to_dict(self) -> dict:
+        return {
+            "model": {"name": self.name, "chemistry": self.chemistry, "sample_rate_hz": self.sample_rate_hz,
+                      "alphabet": "NACGT", "stride": self.stride, "stem": self.stem, "encoder": self.encoder},
+            "signal": {"normalisation": self.normalisation.method, "mad_factor": self.normalisation.mad_factor,
+                       "clip": self.normalisation.clip if self.normalisation.clip is not None else 0.0,
+                       "trim": self.trim},
+            "basecall": {"window": self.window, "overlap": self.overlap, "batch_size": self.batch_size},
+            "qscore": {"scale": self.qscore_scale, "shift": self.qscore_shift},
+            "training": self.training,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        model, signal = data["model"], data.get("signal", {})
+        basecall, qscore = data.get("basecall", {}), data.get("qscore", {})
+        norm = Normalisation(method=signal.get("normalisation", "median_mad"),
+                             mad_factor=signal.get("mad_factor", 1.4826), clip=signal.get("clip", 5.0) or None)
+        return cls(name=model["name"], chemistry=model["chemistry"], sample_rate_hz=int(model["sample_rate_hz"]),
+                   stem=dict(model["stem"]), encoder=dict(model["encoder"]), normalisation=norm,
+                   trim=signal.get("trim", True), window=basecall.get("window", 4000),
+                   overlap=basecall.get("overlap", 500), batch_size=basecall.get("batch_size", 64),
+                   qscore_scale=qscore.get("scale", 1.0), qscore_shift=qscore.get("shift", 0.0),
+                   training=dict(data.get("training", {})))
+
+    def dumps(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ModelConfig:
+        try:
+            return cls.from_dict(tomllib.loads(Path(path).read_text()))
+        except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as error:
+            raise InputError(f"unreadable model config ({type(error).__name__}: {error})", str(path)) from None
+
+
+PRESETS = {
+    # Small enough for CPU throughput: one direction per layer, as bonito's fast models.
+    "fast": {"stem": {"channels": [4, 16, 96], "kernels": [5, 5, 19], "strides": [1, 1, 5]},
+             "encoder": {"type": "lstm", "hidden_size": 96, "num_layers": 5, "direction": "alternating"}},
+    # Larger for a GPU.
+    "hac": {"stem": {"channels": [16, 16, 384], "kernels": [5, 5, 19], "strides": [1, 1, 6]},
+            "encoder": {"type": "lstm", "hidden_size": 384, "num_layers": 5, "direction": "alternating"}},
+}
+
+
+def preset(kind: str, chemistry: str = "r9.4.1", sample_rate_hz: int = 4000) -> ModelConfig:
+    """A fresh config from a preset ("fast" or "hac") for a chemistry and sample rate."""
+    if kind not in PRESETS:
+        raise InputError(f"unknown preset {kind!r}; choose from {', '.join(PRESETS)}")
+    parts = copy.deepcopy(PRESETS[kind])
+    stride = math.prod(parts["stem"]["strides"])
+    window = 4000 // stride * stride
+    return ModelConfig(name=f"{chemistry.replace('.', '')}_{sample_rate_hz // 1000}khz_{kind}", chemistry=chemistry,
+                       sample_rate_hz=sample_rate_hz, window=window, overlap=100 * stride, **parts)
+
+
+def shipped_models() -> list[str]:
+    return sorted(p.name for p in SHIPPED_DIR.glob("*") if (p / "config.toml").exists())
+
+
+def find_model_dir(name_or_path: str | os.PathLike) -> Path:
+    """A model directory from a path, or from the name of a shipped model."""
+    path = Path(name_or_path)
+    if (path / "config.toml").exists():
+        return path
+    shipped = SHIPPED_DIR / str(name_or_path)
+    if (shipped / "config.toml").exists():
+        return shipped
+    known = ", ".join(shipped_models()) or "none"
+    raise InputError(f"no model directory or shipped model named {name_or_path!r} (shipped: {known})")
+
+
+def default_model_name(chemistry: str, sample_rate_hz: float, kind: str = "fast") -> str:
+    """The shipped model for a chemistry and sample rate."""
+    return f"{chemistry.replace('.', '')}_{int(round(sample_rate_hz / 1000))}khz_{kind}"

@@ -1,0 +1,189 @@
+"""Training a CTC basecaller on chunk datasets, with validation by decoded identity."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from basecaller.alphabet import decode_labels
+from basecaller.data.chunks import ChunkDataset
+from basecaller.data.loader import Augment, ChunkBatches
+from basecaller.models.config import ModelConfig
+from basecaller.models.ctc import CTCModel
+
+__all__ = ["ctc_loss", "chunk_identities", "TrainOptions", "train_basecaller", "save_model_dir", "load_model"]
+
+
+def ctc_loss(model: nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
+    """Mean CTC loss per target base of a batch of chunks."""
+    log_probs = model(batch["signal"])  # (N, T', 5)
+    steps = torch.full((log_probs.shape[0],), log_probs.shape[1], dtype=torch.int64)
+    loss = nn.functional.ctc_loss(log_probs.transpose(0, 1).float(), batch["targets"], steps,
+                                  batch["target_lengths"], blank=0, reduction="mean", zero_infinity=True)
+    return loss, {}
+
+
+def _best_path(log_probs: np.ndarray) -> str:
+    best = log_probs.argmax(axis=-1)
+    keep = (best != 0) & (best != np.concatenate(([-1], best[:-1])))
+    return decode_labels(best[keep])
+
+
+def identity(call: str, truth: str) -> float:
+    """matches / alignment columns of a global alignment (edlib, unit costs)."""
+    import edlib
+
+    if not call or not truth:
+        return 0.0
+    result = edlib.align(call, truth, task="path")
+    columns = sum(int(n) for n, _ in _cigar_ops(result["cigar"]))
+    matches = sum(int(n) for n, op in _cigar_ops(result["cigar"]) if op == "=")
+    return matches / columns
+
+
+def _cigar_ops(cigar: str):
+    number = ""
+    for char in cigar:
+        if char.isdigit():
+            number += char
+        else:
+            yield number, char
+            number = ""
+
+
+@torch.inference_mode()
+def chunk_identities(model: nn.Module, dataset: ChunkDataset, max_chunks: int = 256, batch_size: int = 64,
+                     device: torch.device | str = "cpu") -> np.ndarray:
+    """Greedy-decode validation chunks and return each one's identity to its labels."""
+    model.eval()
+    count = min(max_chunks, len(dataset))
+    scores = []
+    for start in range(0, count, batch_size):
+        signal = torch.as_tensor(np.asarray(dataset.chunks[start : start + batch_size], dtype=np.float32), device=device)
+        log_probs = model(signal).float().cpu().numpy()
+        for row, lp in enumerate(log_probs):
+            scores.append(identity(_best_path(lp), decode_labels(dataset.labels(start + row))))
+    return np.array(scores)
+
+
+@dataclass
+class TrainOptions:
+    steps: int = 2000
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 100
+    clip_norm: float = 2.0
+    device: str = "auto"
+    seed: int = 0
+    validate_every: int = 250
+    valid_chunks: int = 256
+    checkpoint_every: int = 50
+    resume: bool = False
+    augment: Augment | None = field(default_factory=Augment)
+    progress: bool = True
+
+
+def load_model(model_dir: str | os.PathLike, device: str | torch.device = "cpu") -> CTCModel:
+    """Build the model a directory describes and load its weights."""
+    from basecaller.models.config import find_model_dir
+
+    folder = find_model_dir(model_dir)
+    config = ModelConfig.load(folder / "config.toml")
+    model = CTCModel(config)
+    weights = folder / "weights.pt"
+    if weights.exists():
+        try:
+            model.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
+        except (RuntimeError, OSError, EOFError) as error:
+            from basecaller.errors import InputError
+
+            raise InputError(f"unreadable model weights ({type(error).__name__})", str(weights)) from None
+    return model.to(device)
+
+
+def save_model_dir(folder: str | os.PathLike, model: CTCModel) -> Path:
+    """Write config.toml and weights.pt into ``folder`` atomically (staging folder + rename)."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    try:
+        (staging / "config.toml").write_text(model.config.dumps())
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        torch.save(state, staging / "weights.pt")
+        if folder.exists():
+            keep = folder / "checkpoints"
+            if keep.exists():
+                shutil.move(str(keep), staging / "checkpoints")
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def _validation(dataset: ChunkDataset | None, options: TrainOptions):
+    if dataset is None or not len(dataset):
+        return None
+
+    def validate(model: nn.Module) -> dict:
+        device = next(model.parameters()).device
+        scores = chunk_identities(model, dataset, options.valid_chunks, device=device)
+        return {"valid_identity_mean": float(scores.mean()), "valid_identity_median": float(np.median(scores))}
+
+    return validate
+
+
+def train_basecaller(config: ModelConfig, train_sets: Sequence[ChunkDataset], out_dir: str | os.PathLike, *,
+                     weights: Sequence[float] | None = None, valid_set: ChunkDataset | None = None,
+                     options: TrainOptions = TrainOptions(), init_from: str | None = None,
+                     provenance: dict | None = None) -> CTCModel:
+    """Train (or fine-tune from ``init_from``) and write the model directory ``out_dir``.
+
+    Checkpoints go to ``out_dir/checkpoints`` every ``checkpoint_every`` steps; with
+    ``options.resume`` a run continues from the last one.
+    """
+    from basecaller.training import EarlyStopping, Trainer, warmup_cosine
+
+    model = load_model(init_from) if init_from else CTCModel(config)
+    if init_from:
+        model.config = config
+    batches = ChunkBatches(train_sets, weights, batch_size=options.batch_size, seed=options.seed,
+                           augment=options.augment)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
+    scheduler = warmup_cosine(optimizer, options.steps, options.warmup_steps, final_ratio=0.05)
+    trainer = Trainer(model, ctc_loss, optimizer, max_steps=options.steps, scheduler=scheduler,
+                      clip_norm=options.clip_norm, device=options.device, seed=options.seed,
+                      checkpoint_dir=Path(out_dir) / "checkpoints", checkpoint_every=options.checkpoint_every,
+                      resume=options.resume, validate=_validation(valid_set, options),
+                      validate_every=options.validate_every,
+                      early_stopping=EarlyStopping("valid_identity_mean", mode="max", patience=1_000_000)
+                      if valid_set is not None else None, progress=options.progress)
+    result = trainer.fit(batches)
+    model = trainer.model.cpu()
+    config.training = {**(provenance or {}), "steps": result.step, "batch_size": options.batch_size,
+                       "chunk_len": int(train_sets[0].chunks.shape[1]),
+                       **_last_validation(result)}
+    model.config = config
+    save_model_dir(out_dir, model)
+    return model
+
+
+def _last_validation(result) -> dict:
+    for record in reversed(result.history):
+        if "valid_identity_mean" in record:
+            return {k: round(float(v), 4) for k, v in record.items() if k.startswith("valid_")}
+    return {}
+
+
+def describe(config: ModelConfig) -> str:
+    return json.dumps(config.to_dict(), indent=2)
