@@ -26,12 +26,16 @@ class SkipLog:
     """Counts reads and files skipped for bad input, and reports each in one line."""
 
     quiet: bool = False
+    max_lines_per_reason: int = 10
     reasons: Counter = field(default_factory=Counter)
 
     def skip(self, error: InputError | str, reason: str = "bad input") -> None:
         self.reasons[reason] += 1
-        if not self.quiet:
-            print(f"skipped: {error}", file=sys.stderr)
+        if self.quiet or self.reasons[reason] > self.max_lines_per_reason:
+            return
+        print(f"skipped: {error}", file=sys.stderr)
+        if self.reasons[reason] == self.max_lines_per_reason:
+            print(f"skipped: further '{reason}' reads are counted, not listed", file=sys.stderr)
 
     @property
     def total(self) -> int:

@@ -124,3 +124,35 @@ def load_read_ids(path: str | os.PathLike) -> set[str]:
             return {line.split()[0] for line in handle if line.strip() and not line.startswith("#")}
     except OSError as error:
         raise InputError(f"cannot read the read-id list ({error.strerror})", str(path)) from None
+
+
+def scan_runs(files: Iterable[str]) -> dict[str, dict]:
+    """Run metadata per run id (flow cell, kit, sample rate, start time), read cheaply:
+    a POD5 file's run table, or the first read of other files. Unreadable files are ignored
+    here; the reading pass reports them."""
+    runs: dict[str, dict] = {}
+    for path in files:
+        try:
+            for read in _first_reads(path):
+                runs.setdefault(read.run_id, {"flow_cell_id": read.flow_cell_id, "kit": read.sequencing_kit,
+                                              "sample_rate_hz": read.sample_rate_hz, "experiment": read.experiment})
+        except Exception:  # noqa: S112 - reported by the reading pass
+            continue
+    return runs
+
+
+def _first_reads(path: str) -> list[Read]:
+    if detect_format(path) == "pod5":
+        import pod5
+
+        with pod5.Reader(path) as reader:
+            infos = {}
+            for record in reader.reads():  # first read of each run
+                infos.setdefault(record.run_info_index, record)
+                if len(infos) == len(reader.run_info_table.read_all()):
+                    break
+            from basecaller.io.pod5 import _run_metadata, _to_read
+
+            return [_to_read(rec, path, _run_metadata(rec.run_info)) for rec in infos.values()]
+    first = next(iter(_iter_file(path, None)), None)
+    return [first] if isinstance(first, Read) else []

@@ -1,0 +1,146 @@
+"""The basecalling pipeline: reads -> windows -> batches -> model -> stitched, decoded calls.
+
+Each stage is a generator; reading and the model run in background threads with bounded
+queues (``basecaller.pipeline.background``), so memory stays flat for any input size.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from basecaller.calls import CalledRead
+from basecaller.ctc.decode import QscoreCalibration, beam_decode, greedy_decode
+from basecaller.errors import InputError, SkipLog
+from basecaller.io.read import Read
+from basecaller.models.config import ModelConfig
+from basecaller.models.ctc import CTCModel
+from basecaller.pipeline import background
+from basecaller.signal.batch import batchify, unbatchify
+from basecaller.signal.chunk import stitch_windows, window_signal
+from basecaller.signal.normalise import normalise_read
+from basecaller.signal.resample import resample
+from basecaller.signal.trim import open_pore_trim
+
+__all__ = ["Basecaller", "chemistry_of", "prepare_for_inference"]
+
+R10_KITS = ("114", "LSK114", "NBD114", "RBK114", "RAD114", "ULK114", "PCB114")
+
+
+def chemistry_of(read: Read) -> str | None:
+    """"r10.4.1" or "r9.4.1" from the read's kit (or 5 kHz sampling); None when unknown."""
+    kit = read.sequencing_kit.upper()
+    if any(code in kit for code in R10_KITS) or read.sample_rate_hz == 5000:
+        return "r10.4.1"
+    if kit:
+        return "r9.4.1"
+    return None
+
+
+def prepare_for_inference(model: CTCModel, device: torch.device, int8: bool = False) -> torch.nn.Module:
+    """Eval mode on ``device``; the recurrent core as real torch modules (and, with ``int8``
+    on CPU, dynamically quantised LSTM/GRU/Linear layers)."""
+    model = model.eval()
+    if hasattr(model.encoder, "to_torch_module") and getattr(model.encoder, "fused", False):
+        model.encoder = model.encoder.to_torch_module()
+    if int8 and device.type == "cpu":
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.LSTM, torch.nn.GRU, torch.nn.Linear},
+                                                       dtype=torch.qint8)
+    return model.to(device)
+
+
+@dataclass
+class _Pending:
+    read: Read
+    trimmed: int
+    starts: np.ndarray
+    num_samples: int  # after trimming (and resampling)
+    read_group: str
+
+
+class Basecaller:
+    """A loaded model and its settings; ``call(reads)`` streams CalledRead records.
+
+    Bad reads (too short, wrong chemistry) are counted in ``skips`` and passed over.
+    """
+
+    def __init__(self, model: CTCModel, *, device: str | torch.device = "cpu", batch_size: int | None = None,
+                 window: int | None = None, overlap: int | None = None, beam_size: int = 0, int8: bool = False,
+                 min_samples: int = 200, emit_moves: bool = True, skips: SkipLog | None = None,
+                 read_groups: dict[str, str] | None = None, check_chemistry: bool = True):
+        self.config: ModelConfig = model.config
+        self.device = torch.device(device)
+        self.model = prepare_for_inference(model, self.device, int8)
+        self.stride = self.config.stride
+        self.window = window or self.config.window
+        self.overlap = self.config.overlap if overlap is None else overlap
+        self.batch_size = batch_size or self.config.batch_size
+        self.beam_size, self.min_samples, self.emit_moves = beam_size, min_samples, emit_moves
+        self.calibration = QscoreCalibration(self.config.qscore_scale, self.config.qscore_shift)
+        self.skips = skips if skips is not None else SkipLog()
+        self.read_groups = read_groups or {}
+        self.check_chemistry = check_chemistry
+        if self.window % self.stride or self.overlap % self.stride:
+            raise InputError(f"window ({self.window}) and overlap ({self.overlap}) must be multiples of the "
+                             f"model stride ({self.stride})")
+
+    # --- stages ---------------------------------------------------------------------------
+
+    def _usable(self, read: Read) -> bool:
+        chemistry = chemistry_of(read)
+        if self.check_chemistry and chemistry and chemistry != self.config.chemistry:
+            self.skips.skip(InputError(f"{chemistry} read but the model {self.config.name!r} is for "
+                                       f"{self.config.chemistry}", read.source_path, read.read_id), "wrong chemistry")
+            return False
+        if read.num_samples < self.min_samples:
+            self.skips.skip(InputError(f"only {read.num_samples} samples (< {self.min_samples})", read.source_path,
+                                       read.read_id), "too short")
+            return False
+        return True
+
+    def _signal(self, read: Read) -> tuple[np.ndarray, int]:
+        signal = normalise_read(read, self.config.normalisation)
+        if read.sample_rate_hz != self.config.sample_rate_hz:
+            signal = resample(signal, read.sample_rate_hz, self.config.sample_rate_hz)
+        trimmed = open_pore_trim(signal) if self.config.trim else 0
+        return signal[trimmed:], trimmed
+
+    def _windows(self, reads: Iterable[Read], pending: dict) -> Iterator[tuple[int, np.ndarray]]:
+        for key, read in zip(itertools.count(), reads):
+            if not self._usable(read):
+                continue
+            signal, trimmed = self._signal(read)
+            windows, starts = window_signal(signal, self.window, self.overlap, self.stride)
+            pending[key] = _Pending(read, trimmed, starts, len(signal), self.read_groups.get(read.run_id, ""))
+            yield key, windows
+
+    @torch.inference_mode()
+    def _run_model(self, windows: np.ndarray) -> np.ndarray:
+        signal = torch.from_numpy(windows).to(self.device)
+        return self.model(signal).float().cpu().numpy()  # (B, T', 5)
+
+    def _decode(self, item: _Pending, outputs: np.ndarray) -> CalledRead:
+        log_probs = stitch_windows(outputs, item.starts, item.num_samples, self.window, self.stride)
+        if self.beam_size > 0:
+            decoded = beam_decode(log_probs, beam_size=self.beam_size, calibration=self.calibration)
+        else:
+            decoded = greedy_decode(log_probs, calibration=self.calibration)
+        call = CalledRead.from_decoded(item.read, decoded, self.stride, trimmed_samples=item.trimmed,
+                                       read_group=item.read_group)
+        if not self.emit_moves:
+            call.moves = None
+        return call
+
+    # --- the chain ------------------------------------------------------------------------
+
+    def call(self, reads: Iterable[Read]) -> Iterator[CalledRead]:
+        """Basecall reads in input order (each yielded once all its windows are through)."""
+        pending: dict[int, _Pending] = {}
+        batches = background(batchify(self._windows(reads, pending), self.batch_size), maxsize=4)
+        results = background(((batch, self._run_model(batch.windows)) for batch in batches), maxsize=4)
+        for key, outputs in unbatchify(results):
+            yield self._decode(pending.pop(key), outputs)

@@ -1,0 +1,44 @@
+"""basecaller basecall: raw signal files in, reads out (FASTQ, SAM or BAM)."""
+
+from __future__ import annotations
+
+NAME = "basecall"
+HELP = "basecall pod5/fast5/slow5 files or folders to FASTQ(.gz), SAM or BAM"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("inputs", nargs="+", help="signal files or folders (any mix of formats)")
+    parser.add_argument("-o", "--output", required=True, help="output .fastq, .fastq.gz, .sam or .bam")
+    parser.add_argument("--model", default="auto",
+                        help="shipped model name or model directory; auto picks by chemistry and sample rate")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    parser.add_argument("--batch-size", type=int, help="windows per batch (default: the model's)")
+    parser.add_argument("--chunk-size", type=int, help="window length in samples (default: the model's)")
+    parser.add_argument("--overlap", type=int, help="window overlap in samples (default: the model's)")
+    parser.add_argument("--beam", type=int, default=0, help="beam width (0 = greedy, the default)")
+    parser.add_argument("--read-ids", help="text file of read ids to basecall")
+    parser.add_argument("--min-qscore", type=float, default=0.0, help="drop reads with a lower mean qscore")
+    parser.add_argument("--min-samples", type=int, default=200, help="skip reads with fewer samples")
+    parser.add_argument("--emit-moves", action="store_true", help="write the move table (mv tag) to SAM/BAM")
+    parser.add_argument("--summary", help="sequencing summary TSV (default: OUTPUT.summary.tsv)")
+    parser.add_argument("--no-summary", action="store_true", help="do not write a sequencing summary")
+    parser.add_argument("--resume", action="store_true", help="keep reads already in OUTPUT and skip them")
+    parser.add_argument("--int8", action="store_true", help="int8 dynamic quantisation on CPU")
+    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--ignore-chemistry", action="store_true", help="basecall reads of another chemistry")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args) -> int:
+    from basecaller.run_basecall import BasecallRequest, basecall_files
+
+    request = BasecallRequest(
+        inputs=args.inputs, output=args.output, model=args.model, device=args.device, batch_size=args.batch_size,
+        window=args.chunk_size, overlap=args.overlap, beam_size=args.beam, read_ids_file=args.read_ids,
+        min_qscore=args.min_qscore, min_samples=args.min_samples, emit_moves=args.emit_moves,
+        summary=None if args.no_summary else (args.summary or f"{args.output}.summary.tsv"), resume=args.resume,
+        int8=args.int8, threads=args.threads, check_chemistry=not args.ignore_chemistry,
+        progress=not args.no_progress)
+    report = basecall_files(request)
+    print(report.line())
+    return 0 if report.reads_written or report.reads_already_done else 2
