@@ -157,13 +157,16 @@ def train_basecaller(config: ModelConfig, train_sets: Sequence[ChunkDataset], ou
     model = load_model(init_from) if init_from else CTCModel(config)
     if init_from:
         model.config = config
+    checkpoints = Path(out_dir) / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    (checkpoints / "config.toml").write_text(config.dumps())  # lets `basecaller export` rebuild the model
     batches = ChunkBatches(train_sets, weights, batch_size=options.batch_size, seed=options.seed,
                            augment=options.augment)
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     scheduler = warmup_cosine(optimizer, options.steps, options.warmup_steps, final_ratio=0.05)
     trainer = Trainer(model, ctc_loss, optimizer, max_steps=options.steps, scheduler=scheduler,
                       clip_norm=options.clip_norm, device=options.device, seed=options.seed,
-                      checkpoint_dir=Path(out_dir) / "checkpoints", checkpoint_every=options.checkpoint_every,
+                      checkpoint_dir=checkpoints, checkpoint_every=options.checkpoint_every,
                       resume=options.resume, validate=_validation(valid_set, options),
                       validate_every=options.validate_every,
                       early_stopping=EarlyStopping("valid_identity_mean", mode="max", patience=1_000_000)
@@ -187,3 +190,20 @@ def _last_validation(result) -> dict:
 
 def describe(config: ModelConfig) -> str:
     return json.dumps(config.to_dict(), indent=2)
+
+
+def export_checkpoint(checkpoint: str | os.PathLike, config: ModelConfig, out_dir: str | os.PathLike,
+                      notes: dict | None = None) -> CTCModel:
+    """Write the model directory for a training checkpoint (``last.pt`` or ``best.pt``)."""
+    from basecaller.errors import InputError
+    from basecaller.training import load_checkpoint
+
+    try:
+        state = load_checkpoint(checkpoint, map_location="cpu")
+    except (OSError, RuntimeError, EOFError) as error:
+        raise InputError(f"unreadable checkpoint ({type(error).__name__})", str(checkpoint)) from None
+    model = CTCModel(config)
+    model.load_state_dict(state["model"])
+    config.training = {**config.training, **(notes or {}), "steps": int(state["step"])}
+    save_model_dir(out_dir, model)
+    return model
