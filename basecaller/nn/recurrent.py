@@ -145,7 +145,7 @@ def _cat_states(states: list[StateTuple]) -> StateTuple:
 
 
 def _run_torch_stack(modules, params, reverse, x, lengths, state, dropout, training):
-    """Layers of torch RNN modules with dropout between them; shared by both exports."""
+    """Layers of torch RNN modules, dropout between; the fused path and TorchRecurrent use it."""
     is_lstm = modules[0].mode == "LSTM"
     num_directions = 2 if modules[0].bidirectional else 1
     finals = []
