@@ -1,0 +1,83 @@
+"""basecaller classify: many-to-one sequence classification (SST-2 sentiment, DNA splice sites)."""
+
+from __future__ import annotations
+
+from basecaller.cli._task_args import (
+    add_core_arguments,
+    add_fit_arguments,
+    fit_options,
+    set_threads,
+)
+
+NAME = "classify"
+HELP = "many-to-one classifier on the recurrent core (sst2 sentiment, splice DNA): train, evaluate, predict"
+
+
+def add_arguments(parser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    train = actions.add_parser("train", help="train, select on dev, score dev and test")
+    train.add_argument("--task", required=True, choices=["sst2", "splice"])
+    train.add_argument("--data", required=True, help="the text data folder (holds sst2/, dna_uci/)")
+    train.add_argument("-o", "--output", required=True, help="model directory to write")
+    add_core_arguments(train, hidden_size=128, dropout=0.5)
+    train.add_argument("--direction", default="bidirectional", choices=["forward", "bidirectional"])
+    train.add_argument("--embedding-dim", type=int, default=128)
+    train.add_argument("--pooling", default="max", choices=["max", "mean", "last"])
+    train.add_argument("--token-dropout", type=float, default=0.0, help="training: tokens -> <unk>")
+    train.add_argument("--min-count", type=int, default=1, help="rarer training tokens become <unk>")
+    add_fit_arguments(train, steps=2000, batch_size=32, lr=2e-3, validate_every=100)
+
+    evaluate = actions.add_parser("evaluate", help="accuracy overall and per class")
+    evaluate.add_argument("model", help="model directory")
+    evaluate.add_argument("--data", required=True, help="the text data folder")
+    evaluate.add_argument("--split", default="test", choices=["train", "dev", "test"])
+    evaluate.add_argument("--threads", type=int, help="torch CPU threads")
+
+    predict = actions.add_parser("predict", help="classify sentences or DNA sequences given as arguments")
+    predict.add_argument("model", help="model directory")
+    predict.add_argument("inputs", nargs="+", help="a sentence (tokenised, space-separated) or a sequence")
+    predict.add_argument("--threads", type=int, help="torch CPU threads")
+
+
+def _train(args) -> int:
+    from basecaller.tasks.classify import ClassifierOptions, load_classification, train_classifier
+
+    options = ClassifierOptions(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.layers,
+                                direction=args.direction, embedding_dim=args.embedding_dim,
+                                dropout=args.dropout, token_dropout=args.token_dropout,
+                                pooling=args.pooling, min_count=args.min_count)
+    data = load_classification(args.task, args.data)
+    _, record = train_classifier(data, args.output, options, fit_options(args))
+    per_class = ", ".join(f"{k} {100 * v:.1f}" for k, v in record["test_per_class"].items())
+    print(f"wrote {args.output}: dev {100 * record['dev_accuracy']:.2f}%, "
+          f"test {100 * record['test_accuracy']:.2f}% ({per_class}) in {record['train_seconds']} s")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from basecaller.tasks.classify import evaluate_classifier, load_classification, load_classifier
+
+    model, vocab, labels, config = load_classifier(args.model)
+    data = load_classification(config["dataset"], args.data)
+    data.vocab = vocab
+    scores = evaluate_classifier(model, data.encode(getattr(data, args.split)), labels)
+    print(f"{config['dataset']} {args.split}: accuracy {100 * scores['accuracy']:.2f}% of {scores['count']}")
+    for label, accuracy in scores["per_class"].items():
+        print(f"  {label}: {100 * accuracy:.2f}%")
+    return 0
+
+
+def _predict(args) -> int:
+    from basecaller.tasks.classify import load_classifier, predict
+
+    model, vocab, labels, config = load_classifier(args.model)
+    split = list if config["dataset"] == "splice" else str.split
+    prepare = (lambda s: split(s.upper())) if config["dataset"] == "splice" else (lambda s: split(s.lower()))
+    for text, k in zip(args.inputs, predict(model, [vocab.encode(prepare(s)) for s in args.inputs])):
+        print(f"{labels[k]}\t{text}")
+    return 0
+
+
+def run(args) -> int:
+    set_threads(args)
+    return {"train": _train, "evaluate": _evaluate, "predict": _predict}[args.action](args)

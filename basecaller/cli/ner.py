@@ -1,0 +1,80 @@
+"""basecaller ner: named-entity tagging with BIO tags (CoNLL-2003, WNUT-17)."""
+
+from __future__ import annotations
+
+from basecaller.cli._task_args import (
+    add_core_arguments,
+    add_fit_arguments,
+    fit_options,
+    set_threads,
+)
+
+NAME = "ner"
+HELP = "named-entity tagger on the recurrent core (conll2003, wnut17): train, evaluate, tag"
+
+
+def add_arguments(parser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    train = actions.add_parser("train", help="train, select on dev F1, score dev and test")
+    train.add_argument("--task", required=True, choices=["conll2003", "wnut17"])
+    train.add_argument("--data", required=True, help="the text data folder (holds conll2003/, wnut17/)")
+    train.add_argument("-o", "--output", required=True, help="model directory to write")
+    add_core_arguments(train, hidden_size=128, dropout=0.5)
+    train.add_argument("--word-dim", type=int, default=100)
+    train.add_argument("--char-features", default="rnn", choices=["rnn", "cnn", "none"])
+    train.add_argument("--char-hidden", type=int, default=25)
+    train.add_argument("--word-dropout", type=float, default=0.05, help="training: words -> <unk>")
+    add_fit_arguments(train, steps=3000, batch_size=32, lr=2e-3, validate_every=500)
+
+    evaluate = actions.add_parser("evaluate", help="entity-level precision, recall, F1 (seqeval)")
+    evaluate.add_argument("model", help="model directory")
+    evaluate.add_argument("--data", required=True, help="the text data folder")
+    evaluate.add_argument("--split", default="test", choices=["train", "dev", "test"])
+    evaluate.add_argument("--threads", type=int, help="torch CPU threads")
+
+    tag = actions.add_parser("tag", help="tag sentences given as arguments (space-separated tokens)")
+    tag.add_argument("model", help="model directory")
+    tag.add_argument("sentences", nargs="+")
+    tag.add_argument("--threads", type=int, help="torch CPU threads")
+
+
+def _train(args) -> int:
+    from basecaller.tasks.tagger import TaggerOptions, load_tagging, train_tagger
+
+    options = TaggerOptions(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.layers,
+                            word_dim=args.word_dim, char_features=args.char_features,
+                            char_hidden=args.char_hidden, dropout=args.dropout,
+                            word_dropout=args.word_dropout)
+    data = load_tagging(args.task, args.data)
+    _, _, record = train_tagger(data, args.output, options, fit_options(args))
+    print(f"wrote {args.output}: dev F1 {record['dev_f1']:.2f}, test F1 {record['test_f1']:.2f} "
+          f"(P {record['test_precision']:.2f}, R {record['test_recall']:.2f}) in {record['train_seconds']} s")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from basecaller.tasks.tagger import evaluate_tagger, load_tagger, load_tagging
+
+    model, encoders, config = load_tagger(args.model)
+    data = load_tagging(config["dataset"], args.data)
+    scores = evaluate_tagger(model, encoders, getattr(data, args.split))
+    print(f"{config['dataset']} {args.split}: F1 {scores['f1']:.2f} "
+          f"(P {scores['precision']:.2f}, R {scores['recall']:.2f})")
+    for kind, f1 in scores["per_type_f1"].items():
+        print(f"  {kind}: {f1:.2f}")
+    return 0
+
+
+def _tag(args) -> int:
+    from basecaller.tasks.tagger import load_tagger, predict_tags
+
+    model, encoders, _ = load_tagger(args.model)
+    sentences = [s.split() for s in args.sentences]
+    for words, tags in zip(sentences, predict_tags(model, encoders, sentences)):
+        print(" ".join(f"{w}/{t}" for w, t in zip(words, tags)))
+    return 0
+
+
+def run(args) -> int:
+    set_threads(args)
+    return {"train": _train, "evaluate": _evaluate, "tag": _tag}[args.action](args)

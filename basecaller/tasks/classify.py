@@ -1,0 +1,228 @@
+"""Many-to-one sequence classification: embedding -> recurrent core -> pooled -> linear(classes).
+
+One head serves sentiment (SST-2, word tokens) and DNA splice junctions (UCI, nucleotides).
+
+    data = load_classification("splice", "/path/to/shared/data/text")
+    model, record = train_classifier(data, "splice_dir", ClassifierOptions(), FitOptions())
+    evaluate_classifier(model, data.encode(data.test), data.labels)["accuracy"]
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from basecaller.nn import build_recurrent, length_mask
+from basecaller.tasks.fit import FitOptions, fit, pad_sequences, shuffled_batches
+from basecaller.tasks.model_dir import load_model_dir, save_model_dir
+from basecaller.tasks.text_data import (
+    Vocab,
+    read_splice,
+    read_sst2,
+    stratified_split,
+)
+
+__all__ = [
+    "ClassificationData",
+    "ClassifierOptions",
+    "SequenceClassifier",
+    "evaluate_classifier",
+    "load_classification",
+    "load_classifier",
+    "per_class_accuracy",
+    "predict",
+    "train_classifier",
+]
+
+TASK = "classifier"
+SPLICE_SEED = 0
+SPLICE_FRACTIONS = (0.8, 0.1, 0.1)  # train / dev / test, stratified by class
+
+
+@dataclass
+class ClassifierOptions:
+    cell: str = "lstm"
+    hidden_size: int = 128
+    num_layers: int = 1
+    direction: str = "bidirectional"
+    embedding_dim: int = 128
+    dropout: float = 0.5  # on embeddings and on the pooled features
+    token_dropout: float = 0.0  # training: replace tokens by <unk> with this probability
+    pooling: str = "max"  # "max", "mean" or "last"
+    min_count: int = 1  # tokens rarer than this in training become <unk>
+
+
+class SequenceClassifier(nn.Module):
+    """(tokens (N, T), lengths (N,)) -> logits (N, K)."""
+
+    def __init__(self, vocab_size: int, num_classes: int, options: ClassifierOptions, unk: int = 1):
+        super().__init__()
+        if options.pooling not in ("max", "mean", "last"):
+            raise ValueError(f"unknown pooling {options.pooling!r}")
+        self.options, self.unk = options, unk
+        self.embedding = nn.Embedding(vocab_size, options.embedding_dim, padding_idx=0)
+        self.core = build_recurrent(
+            {"type": options.cell, "hidden_size": options.hidden_size,
+             "num_layers": options.num_layers, "direction": options.direction,
+             "dropout": options.dropout},
+            input_size=options.embedding_dim,
+        )
+        self.dropout = nn.Dropout(options.dropout)
+        self.head = nn.Linear(self.core.output_size, num_classes)
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        if self.training and self.options.token_dropout > 0:
+            drop = torch.rand(tokens.shape, device=tokens.device) < self.options.token_dropout
+            tokens = torch.where(drop & (tokens != 0), torch.full_like(tokens, self.unk), tokens)
+        x = self.dropout(self.embedding(tokens))  # (N, T, E)
+        out, state = self.core(x, lengths)  # (N, T, H*D)
+        return self.head(self.dropout(self._pool(out, lengths, state)))
+
+    def _pool(self, out: Tensor, lengths: Tensor, state) -> Tensor:
+        """(N, T, F) outputs -> (N, F) features, padding ignored."""
+        valid = length_mask(lengths.to(out.device), out.shape[1])[:, :, None]  # (N, T, 1)
+        if self.options.pooling == "max":
+            return out.masked_fill(~valid, -torch.inf).amax(dim=1)
+        if self.options.pooling == "mean":
+            return out.sum(dim=1) / lengths.to(out.device)[:, None]
+        h = state[0] if isinstance(state, tuple) else state  # (L*D, N, H)
+        directions = self.core.num_directions
+        return torch.cat(list(h[-directions:]), dim=-1)  # last layer, every direction
+
+
+@dataclass
+class ClassificationData:
+    """A data set as token lists with string labels, plus the vocabularies built on train."""
+
+    name: str
+    train: list[tuple[list[str], str]]
+    dev: list[tuple[list[str], str]]
+    test: list[tuple[list[str], str]]
+    labels: list[str]
+    vocab: Vocab | None = None
+    provenance: dict = field(default_factory=dict)
+
+    def build_vocab(self, min_count: int = 1) -> Vocab:
+        self.vocab = Vocab.build((t for tokens, _ in self.train for t in tokens), min_count)
+        return self.vocab
+
+    def encode(self, examples) -> list[tuple[list[int], int]]:
+        label_index = {label: i for i, label in enumerate(self.labels)}
+        return [(self.vocab.encode(tokens), label_index[label]) for tokens, label in examples]
+
+
+def load_classification(name: str, data_root: str | os.PathLike) -> ClassificationData:
+    """``name`` "sst2" (standard splits) or "splice" (seeded stratified 80/10/10 split)."""
+    root = Path(data_root)
+    if name == "sst2":
+        parts = [read_sst2(root / "sst2" / f"stsa.binary.{split}") for split in ("train", "dev", "test")]
+        train, dev, test = ([(tokens, str(label)) for tokens, label in part] for part in parts)
+        return ClassificationData(name, train, dev, test, ["0", "1"],
+                                  provenance={"data": str(root / "sst2"), "split": "standard"})
+    if name == "splice":
+        records = [(list(sequence), label) for sequence, label in read_splice(root / "dna_uci" / "splice.data")]
+        parts = stratified_split([label for _, label in records], SPLICE_FRACTIONS, SPLICE_SEED)
+        train, dev, test = ([records[i] for i in part] for part in parts)
+        provenance = {"data": str(root / "dna_uci" / "splice.data"),
+                      "split": f"stratified {SPLICE_FRACTIONS} seed {SPLICE_SEED}"}
+        return ClassificationData(name, train, dev, test, ["EI", "IE", "N"], provenance=provenance)
+    raise ValueError(f"unknown classification task {name!r}; expected sst2 or splice")
+
+
+def _collate(examples: list[tuple[list[int], int]]):
+    tokens, lengths = pad_sequences([ids for ids, _ in examples])
+    return tokens, lengths, torch.tensor([label for _, label in examples])
+
+
+def _loss(model: SequenceClassifier, batch):
+    tokens, lengths, labels = batch
+    return nn.functional.cross_entropy(model(tokens, lengths), labels)
+
+
+@torch.no_grad()
+def predict(model: SequenceClassifier, encoded: list[list[int]], batch_size: int = 256) -> list[int]:
+    """Class indices for id lists."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for i in range(0, len(encoded), batch_size):
+        tokens, lengths = pad_sequences(encoded[i : i + batch_size])
+        out.extend(model(tokens.to(device), lengths).argmax(-1).tolist())
+    model.train(was_training)
+    return out
+
+
+def per_class_accuracy(predicted: list[int], truth: list[int], labels: list[str]) -> dict:
+    """Accuracy overall and per true class (that class's recall), plus the confusion matrix."""
+    confusion = [[0] * len(labels) for _ in labels]
+    for p, t in zip(predicted, truth, strict=True):
+        confusion[t][p] += 1
+    per_class = {
+        label: (row[k] / sum(row) if sum(row) else float("nan"))
+        for k, (label, row) in enumerate(zip(labels, confusion))
+    }
+    correct = sum(confusion[k][k] for k in range(len(labels)))
+    return {"accuracy": correct / max(1, len(truth)), "per_class": per_class,
+            "confusion": confusion, "count": len(truth)}
+
+
+def evaluate_classifier(model: SequenceClassifier, encoded, labels: list[str]) -> dict:
+    """``encoded``: [(ids, class index)] -> per_class_accuracy's dict."""
+    predicted = predict(model, [ids for ids, _ in encoded])
+    return per_class_accuracy(predicted, [label for _, label in encoded], labels)
+
+
+def build_classifier(config: dict) -> tuple[SequenceClassifier, Vocab, list[str]]:
+    vocab, labels = Vocab(list(config["vocab"])), list(config["labels"])
+    model = SequenceClassifier(len(vocab), len(labels), ClassifierOptions(**config["model"]),
+                               unk=vocab.unk or 1)
+    return model, vocab, labels
+
+
+def load_classifier(directory: str | os.PathLike) -> tuple[SequenceClassifier, Vocab, list[str], dict]:
+    """Read a model directory -> (model in eval mode, vocab, labels, config)."""
+    config, state = load_model_dir(directory, TASK)
+    model, vocab, labels = build_classifier(config)
+    model.load_state_dict(state)
+    return model.eval(), vocab, labels, config
+
+
+def train_classifier(
+    data: ClassificationData,
+    output: str | os.PathLike,
+    options: ClassifierOptions | None = None,
+    fit_options: FitOptions | None = None,
+) -> tuple[SequenceClassifier, dict]:
+    """Train on ``data.train``, keep the best dev accuracy, score dev and test, save ``output``."""
+    options = options or ClassifierOptions()
+    fit_options = fit_options or FitOptions()
+    vocab = data.build_vocab(options.min_count)
+    train, dev, test = data.encode(data.train), data.encode(data.dev), data.encode(data.test)
+    torch.manual_seed(fit_options.seed)
+    model = SequenceClassifier(len(vocab), len(data.labels), options, unk=vocab.unk)
+    started = time.monotonic()
+    result = fit(
+        model, _loss, shuffled_batches(train, fit_options.batch_size, _collate, fit_options.seed),
+        fit_options,
+        validate=lambda m: {"dev_accuracy": evaluate_classifier(m, dev, data.labels)["accuracy"]},
+        metric="dev_accuracy", mode="max",
+        checkpoint_dir=os.path.join(output, "checkpoints"),
+    )
+    seconds = time.monotonic() - started
+    scores = {"dev": evaluate_classifier(model, dev, data.labels),
+              "test": evaluate_classifier(model, test, data.labels)}
+    record = {**data.provenance, "steps": result.step, "best_step": result.best_step,
+              "train_seconds": round(seconds, 1), "threads": torch.get_num_threads(),
+              "dev_accuracy": scores["dev"]["accuracy"], "test_accuracy": scores["test"]["accuracy"],
+              "test_per_class": scores["test"]["per_class"],
+              **{k: v for k, v in asdict(fit_options).items() if v is not None}}
+    config = {"task": TASK, "dataset": data.name, "vocab": vocab.tokens, "labels": data.labels,
+              "model": asdict(options), "training": record}
+    save_model_dir(output, config, model)
+    return model, record

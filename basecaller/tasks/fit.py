@@ -1,0 +1,116 @@
+"""The shared way task heads train: Adam, warm-up + cosine, the core ``Trainer``, best model kept.
+
+Tasks pass their loss function, batches and a validation function; this module only wires the
+core's pieces together and adds a wall-clock limit for benchmarks.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from basecaller.training import EarlyStopping, Trainer, TrainResult, load_checkpoint, warmup_cosine
+
+__all__ = ["FitOptions", "fit", "pad_sequences", "shuffled_batches", "time_limited"]
+
+
+@dataclass
+class FitOptions:
+    """Optimisation settings shared by every task (tasks choose their own defaults)."""
+
+    steps: int = 1000
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 50
+    clip_norm: float | None = 1.0
+    validate_every: int = 100
+    patience: int = 1_000_000  # validations without improvement before stopping
+    device: str = "auto"
+    seed: int = 0
+    time_limit_s: float | None = None  # stop taking batches after this long
+    progress: bool = False
+
+
+def pad_sequences(sequences: Sequence[Sequence[int]], pad: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Id lists -> (ids (N, T_max) long, padded with ``pad``; lengths (N,) long)."""
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
+    ids = torch.full((len(sequences), int(lengths.max())), pad, dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        ids[row, : len(sequence)] = torch.as_tensor(sequence, dtype=torch.long)
+    return ids, lengths
+
+
+def shuffled_batches(
+    items: Sequence, batch_size: int, collate: Callable[[list], object], seed: int
+) -> Callable[[int], list]:
+    """``epoch -> batches``: items shuffled by (seed, epoch), cut into batches, collated."""
+
+    def epoch_batches(epoch: int) -> list:
+        order = list(range(len(items)))
+        random.Random(seed * 100_003 + epoch).shuffle(order)
+        chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        return [collate([items[i] for i in chunk]) for chunk in chunks]
+
+    return epoch_batches
+
+
+def time_limited(batches, limit_s: float | None):
+    """Wrap ``epoch -> batches`` (or a list) so that no batch is handed out after ``limit_s``."""
+    if limit_s is None:
+        return batches
+    deadline = time.monotonic() + limit_s
+
+    def epoch_batches(epoch: int):
+        source = batches(epoch) if callable(batches) else batches
+        for batch in source:
+            if time.monotonic() > deadline:
+                return
+            yield batch
+
+    return epoch_batches
+
+
+def fit(
+    model: nn.Module,
+    loss_fn,
+    batches,
+    options: FitOptions,
+    *,
+    validate: Callable[[nn.Module], dict] | None = None,
+    metric: str | None = None,
+    mode: str = "min",
+    checkpoint_dir: str | os.PathLike | None = None,
+) -> TrainResult:
+    """Train ``model`` with the core Trainer; with ``metric`` set, reload the best weights."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
+    scheduler = warmup_cosine(optimizer, options.steps, options.warmup_steps, final_ratio=0.05)
+    stopper = None if metric is None else EarlyStopping(metric, mode, patience=options.patience)
+    trainer = Trainer(
+        model,
+        loss_fn,
+        optimizer,
+        max_steps=options.steps,
+        scheduler=scheduler,
+        clip_norm=options.clip_norm,
+        device=options.device,
+        seed=options.seed,
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_every=max(options.steps, 1),
+        validate=validate,
+        validate_every=options.validate_every,
+        early_stopping=stopper,
+        progress=options.progress,
+    )
+    result = trainer.fit(time_limited(batches, options.time_limit_s))
+    best = None if checkpoint_dir is None else Path(checkpoint_dir) / "best.pt"
+    if stopper is not None and best is not None and best.exists():
+        model.load_state_dict(load_checkpoint(best, map_location=trainer.device)["model"])
+    return result
