@@ -41,8 +41,11 @@ def add_arguments(parser) -> None:
 
 
 def _train(args) -> int:
+    from basecaller.errors import InputError
     from basecaller.tasks.seq2seq import Seq2SeqOptions, make_splits, train_seq2seq
 
+    if not 1 <= args.min_len <= args.max_len:
+        raise InputError(f"need 1 <= --min-len <= --max-len, got {args.min_len} and {args.max_len}")
     sizes = (args.train_size, 500, args.test_size)
     train, dev, test = make_splits(args.task, sizes, args.min_len, args.max_len, args.seed)
     options = Seq2SeqOptions(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.layers,

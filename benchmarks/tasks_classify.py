@@ -1,0 +1,58 @@
+"""Benchmark: SST-2 sentiment and UCI splice junctions with the many-to-one classifier.
+
+    python benchmarks/tasks_classify.py --task splice --threads 1
+    python benchmarks/tasks_classify.py --task sst2 --threads 1 --steps 3000
+
+Prints dev/test accuracy, test accuracy per class, steps, wall time and threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from basecaller.tasks.classify import ClassifierOptions, load_classification, train_classifier
+from basecaller.tasks.fit import FitOptions
+
+SHARED = Path(os.environ.get("BASECALLER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+PRESETS = {
+    "splice": dict(options=dict(hidden_size=64, embedding_dim=32, dropout=0.1, num_layers=2),
+                   fit=dict(steps=3000, batch_size=32, lr=3e-3, validate_every=100)),
+    "sst2": dict(options=dict(hidden_size=128, embedding_dim=128, dropout=0.5, token_dropout=0.1),
+                 fit=dict(steps=2000, batch_size=32, lr=2e-3, validate_every=100, weight_decay=0.01)),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", choices=sorted(PRESETS), required=True)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--output", help="model directory (default: a temporary one)")
+    parser.add_argument("--set", nargs="*", default=[], help="override options, e.g. cell=gru steps=500")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    preset = PRESETS[args.task]
+    options, fit = dict(preset["options"]), dict(preset["fit"])
+    for item in args.set:
+        key, value = item.split("=", 1)
+        defaults, target = (FitOptions(), fit) if hasattr(FitOptions, key) else (ClassifierOptions(), options)
+        target[key] = type(getattr(defaults, key))(value)
+    data = load_classification(args.task, SHARED / "text")
+    output = args.output or tempfile.mkdtemp(prefix=f"bench_{args.task}_")
+    started = time.monotonic()
+    _, record = train_classifier(data, output, ClassifierOptions(**options), FitOptions(**fit))
+    record["wall_seconds"] = round(time.monotonic() - started, 1)
+    record["hardware"] = f"{platform.processor() or platform.machine()}, {args.threads} thread(s)"
+    print(json.dumps({"task": args.task, "options": options, **record}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

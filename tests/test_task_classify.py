@@ -1,0 +1,94 @@
+"""Many-to-one classifier: per-class accuracy, pooling, training, model directory, CLI."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+from conftest import SHARED_DATA, needs_shared
+
+from basecaller.cli import main
+from basecaller.tasks.classify import (
+    ClassificationData,
+    ClassifierOptions,
+    SequenceClassifier,
+    load_classification,
+    load_classifier,
+    per_class_accuracy,
+    predict,
+    train_classifier,
+)
+from basecaller.tasks.fit import FitOptions
+from basecaller.training import read_metrics
+
+TINY = ClassifierOptions(hidden_size=16, embedding_dim=8, dropout=0.0)
+
+
+def _motif_data(count: int = 240, seed: int = 0) -> ClassificationData:
+    """DNA strings; class "GT" when they hold the motif GGTA, else "none"."""
+    rng = random.Random(seed)
+    examples = []
+    for i in range(count):
+        bases = [rng.choice("ACT") for _ in range(12)]
+        label = "GT" if i % 2 else "none"
+        if label == "GT":
+            at = rng.randrange(9)
+            bases[at : at + 4] = "GGTA"
+        examples.append((bases, label))
+    return ClassificationData("motif", examples[:160], examples[160:200], examples[200:], ["GT", "none"])
+
+
+def test_per_class_accuracy_hand_made():
+    scores = per_class_accuracy([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0], ["a", "b", "c"])
+    assert scores["accuracy"] == pytest.approx(4 / 6)
+    assert scores["per_class"] == pytest.approx({"a": 0.5, "b": 0.5, "c": 1.0})
+    assert scores["confusion"] == [[1, 0, 1], [1, 1, 0], [0, 0, 2]]
+
+
+@pytest.mark.parametrize("pooling", ["max", "mean", "last"])
+def test_pooling_ignores_padding(pooling):
+    torch.manual_seed(0)
+    model = SequenceClassifier(6, 3, ClassifierOptions(hidden_size=8, embedding_dim=4, pooling=pooling)).eval()
+    alone = model(torch.tensor([[2, 3, 4]]), torch.tensor([3]))
+    padded = model(torch.tensor([[2, 3, 4, 0, 0], [5, 5, 5, 5, 5]]), torch.tensor([3, 5]))
+    assert torch.allclose(alone[0], padded[0], atol=1e-6)
+
+
+def test_train_loss_falls_and_round_trip(tmp_path):
+    torch.set_num_threads(1)
+    data = _motif_data()
+    fit = FitOptions(steps=60, batch_size=16, lr=1e-2, warmup_steps=2, validate_every=30)
+    model, record = train_classifier(data, tmp_path, TINY, fit)
+    losses = [r["loss"] for r in read_metrics(tmp_path / "checkpoints" / "metrics.jsonl") if r["kind"] == "train"]
+    assert sum(losses[-10:]) < sum(losses[:10]) * 0.8
+    assert set(record["test_per_class"]) == {"GT", "none"}
+    loaded, vocab, labels, config = load_classifier(tmp_path)
+    assert labels == ["GT", "none"] and config["dataset"] == "motif"
+    encoded = [ids for ids, _ in data.encode(data.test)]
+    assert predict(loaded, encoded) == predict(model, encoded)
+
+
+@needs_shared
+def test_splice_split_is_stratified_and_seeded():
+    data = load_classification("splice", SHARED_DATA / "text")
+    assert (len(data.train), len(data.dev), len(data.test)) == (2552, 320, 318)
+    counts = {label: sum(lab == label for _, lab in data.test) for label in data.labels}
+    assert counts == {"EI": 76, "IE": 77, "N": 165}
+    assert load_classification("splice", SHARED_DATA / "text").test == data.test
+
+
+@needs_shared
+def test_cli_sst2_few_steps(tmp_path, capsys):
+    out = tmp_path / "sst2"
+    args = ["classify", "train", "--task", "sst2", "--data", str(SHARED_DATA / "text"), "-o", str(out),
+            "--hidden-size", "8", "--embedding-dim", "8", "--steps", "3", "--threads", "1"]
+    assert main(args) == 0
+    assert main(["classify", "predict", str(out), "a great film"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].endswith("\ta great film")
+
+
+def test_cli_missing_data(tmp_path, capsys):
+    args = ["classify", "train", "--task", "splice", "--data", str(tmp_path), "-o", str(tmp_path / "m")]
+    assert main(args) == 2
+    assert "no such data file" in capsys.readouterr().err
