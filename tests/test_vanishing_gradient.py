@@ -44,7 +44,12 @@ def train(cell: str) -> AddingModel:
 
 @pytest.fixture(scope="module")
 def trained() -> dict[str, AddingModel]:
-    return {cell: train(cell) for cell in ("lstm", "gru", "rnn")}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small matrices: extra threads only spin on a shared machine
+    try:
+        return {cell: train(cell) for cell in ("lstm", "gru", "rnn")}
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
