@@ -62,10 +62,15 @@ def fastq_record(record) -> str:
     return "\t".join(tags) + f"\n{sequence}\n+\n{qstring}\n"
 
 
+@contextlib.contextmanager
 def open_fastq(path: str, gz: bool):
-    if gz:
-        return gzip.GzipFile(path, "wb", compresslevel=6, mtime=0)
-    return open(path, "wb")
+    """A binary FASTQ handle; gzip without a file name or time in its header (reproducible)."""
+    with open(path, "wb") as raw:
+        if not gz:
+            yield raw
+            return
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as handle:
+            yield handle
 
 
 def merge_calls(shards: list[str], bam_path: str, fastq_path: str) -> int:
