@@ -228,6 +228,23 @@ def test_sharded_run_matches_one_basecall_of_all_reads(finished_run, tmp_path):
     assert merged == direct.read_text()
 
 
+def test_training_branch_trains_and_scores_held_out_reads(tmp_path):
+    """Chunks from the simulated sample, a few training steps, then the trained model basecalls
+    the real lambda reads, scored against their reference (values not asserted: 4 steps)."""
+    workdir = make_workdir(tmp_path / "run", train={"steps": 4, "batch_size": 4, "threads": 1,
+                                                    "chunk_len": 2000})
+    output = snakemake(workdir, "train")
+    assert executed(output) == {"train_chunks": 1, "train_model": 1, "basecall_heldout": 1,
+                                "evaluate_heldout": 1, "train": 1}
+    training = workdir / "results" / "training"
+    assert {"train", "valid"} <= {p.name for p in (training / "chunks").iterdir()}
+    assert (training / "model" / "config.toml").is_file() and (training / "model" / "weights.pt").is_file()
+    summary = json.loads((training / "heldout" / "evaluation.summary.json").read_text())
+    assert summary["reads"] == SAMPLE_READS and "median_identity" in summary
+    with pysam.AlignmentFile(str(training / "heldout" / "calls.bam"), check_sq=False) as bam:
+        assert sum(1 for _ in bam.fetch(until_eof=True)) == SAMPLE_READS
+
+
 # --- resume after an interruption ------------------------------------------------------------
 
 
