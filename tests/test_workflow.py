@@ -21,7 +21,7 @@ from pathlib import Path
 import pysam
 import pytest
 import yaml
-from conftest import DATA_SAMPLES, REPO
+from conftest import DATA_SAMPLES, REPO, needs_shared
 
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 SAMPLE_POD5 = DATA_SAMPLES / "lambda_r941" / "reads.pod5"
@@ -126,13 +126,34 @@ def test_snakemake_lint_is_clean_with_the_local_profile(tmp_path):
     assert slurm["executor"] == "slurm" and "basecall_shard" in slurm["set-resources"]
 
 
+def mixed_input_folder(path: Path) -> Path:
+    """The 7 sample reads split over a FAST5 file (3 reads) and a POD5 file (4), in subfolders."""
+    from fast5_factory import write_multi_read_fast5
+
+    from basecaller.io.open import open_reads
+    from basecaller.io.pod5 import write_pod5
+
+    reads = list(open_reads(SAMPLE_POD5))
+    (path / "fast5").mkdir(parents=True)
+    (path / "pod5").mkdir()
+    write_multi_read_fast5(path / "fast5" / "batch_0.fast5", reads[:3])
+    write_pod5(str(path / "pod5" / "batch_1.pod5"), iter(reads[3:]))
+    return path
+
+
 def test_dry_run_of_multi_shard_input_has_one_job_per_shard(tmp_path):
-    workdir = make_workdir(tmp_path / "run", shards={"reads_per_shard": 2}, basecall={"threads": 2})
+    """Mixed FAST5 + POD5 input, 7 reads in shards of 2: 4 shard jobs, each opening only the
+    files that hold its reads; declared threads and memory; a GPU each when device is cuda."""
+    inputs = [str(mixed_input_folder(tmp_path / "mixed"))]
+    workdir = make_workdir(tmp_path / "run", inputs=inputs, shards={"reads_per_shard": 2},
+                           basecall={"threads": 2})
     before = job_counts(snakemake(workdir, "--dry-run"))
     assert before == {"list_reads": 1, "split_shards": 1, "merge_calls": 1, "evaluate_calls": 1,
                       "report": 1, "all": 1}
     snakemake(workdir, "results/shards")  # run the checkpoint: the shards are now known
-    assert len(list((workdir / "results" / "shards").glob("shard_*.tsv"))) == 4
+    shard_files = sorted((workdir / "results" / "shards").glob("shard_*.files"))
+    assert [Path(line).suffix for p in shard_files for line in p.read_text().splitlines()] == [
+        ".fast5", ".fast5", ".pod5", ".pod5", ".pod5"]  # shard 1 holds one read of each file
     output = snakemake(workdir, "--dry-run", "all", "train")
     assert job_counts(output) == {"basecall_shard": 4, "merge_calls": 1, "evaluate_calls": 1,
                                   "report": 1, "all": 1, "train_chunks": 1, "train_model": 1,
@@ -147,6 +168,19 @@ def test_dry_run_of_multi_shard_input_has_one_job_per_shard(tmp_path):
                        str(cuda), "--", "all", "train")
     for rule in ("basecall_shard", "train_model", "basecall_heldout"):
         assert rule_resources(output, rule) and all("gpu=1" in job for job in rule_resources(output, rule))
+
+
+@needs_shared
+def test_list_reads_on_mixed_fast5_and_blow5_folders(shared_data, tmp_path):
+    from basecaller.cli import main
+
+    out = tmp_path / "reads.tsv"
+    folders = [shared_data / "r941_lambda_tombo" / "fast5", shared_data / "r1041_squigualiser_blow5"]
+    assert main(["list-reads", *map(str, folders), "-o", str(out)]) == 0
+    rows = [line.split("\t") for line in out.read_text().splitlines()[1:]]
+    suffixes = [Path(row[1]).suffix for row in rows]
+    assert suffixes.count(".fast5") == 50 and suffixes.count(".blow5") == 27
+    assert len({row[0] for row in rows}) == len(rows) and all(int(row[2]) > 0 for row in rows)
 
 
 def test_training_branch_can_start_from_the_simulator(tmp_path):
