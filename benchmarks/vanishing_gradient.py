@@ -84,6 +84,7 @@ def plot_losses(losses: dict[str, list[float]], args, path: Path) -> None:
     for cell, values in losses.items():
         ax.plot(smooth(values), label=cell, color=COLOURS[cell])
     ax.axhline(BASELINE_MSE, color="grey", ls="--", lw=0.8, label="predict the mean")
+    ax.set_ylim(0, 2.2 * BASELINE_MSE)  # the first few steps start far above the baseline
     ax.set_xlabel("training step")
     ax.set_ylabel("MSE (20-step mean)")
     ax.set_title(
@@ -122,7 +123,9 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.02)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     import matplotlib
 
     matplotlib.use("Agg")
