@@ -19,3 +19,12 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not available")
     return SHARED_DATA
+
+
+def pytest_configure(config):
+    """One torch thread: on a busy 2-core machine, OpenMP threads contending for cores make
+    recurrent layers many times slower; subprocesses inherit OMP_NUM_THREADS."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
