@@ -24,8 +24,8 @@ from basecaller.tasks.fit import FitOptions
 SHARED = Path(os.environ.get("BASECALLER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 PRESETS = {
-    "splice": dict(options=dict(hidden_size=64, embedding_dim=32, dropout=0.1, num_layers=2),
-                   fit=dict(steps=3000, batch_size=32, lr=3e-3, validate_every=100)),
+    "splice": dict(kmer=3, options=dict(hidden_size=64, embedding_dim=32, dropout=0.1, positions=60),
+                   fit=dict(steps=2000, batch_size=32, lr=3e-3, validate_every=100)),
     "sst2": dict(options=dict(hidden_size=128, embedding_dim=128, dropout=0.5, token_dropout=0.1),
                  fit=dict(steps=2000, batch_size=32, lr=2e-3, validate_every=100, weight_decay=0.01)),
 }
@@ -45,13 +45,13 @@ def main() -> None:
         key, value = item.split("=", 1)
         defaults, target = (FitOptions(), fit) if hasattr(FitOptions, key) else (ClassifierOptions(), options)
         target[key] = type(getattr(defaults, key))(value)
-    data = load_classification(args.task, SHARED / "text")
+    data = load_classification(args.task, SHARED / "text", kmer=preset.get("kmer", 1))
     output = args.output or tempfile.mkdtemp(prefix=f"bench_{args.task}_")
     started = time.monotonic()
     _, record = train_classifier(data, output, ClassifierOptions(**options), FitOptions(**fit))
     record["wall_seconds"] = round(time.monotonic() - started, 1)
     record["hardware"] = f"{platform.processor() or platform.machine()}, {args.threads} thread(s)"
-    print(json.dumps({"task": args.task, "options": options, **record}, indent=1))
+    print(json.dumps({"task": args.task, "kmer": data.kmer, "options": options, **record}))
 
 
 if __name__ == "__main__":

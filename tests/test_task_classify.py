@@ -49,7 +49,8 @@ def test_per_class_accuracy_hand_made():
 @pytest.mark.parametrize("pooling", ["max", "mean", "last"])
 def test_pooling_ignores_padding(pooling):
     torch.manual_seed(0)
-    model = SequenceClassifier(6, 3, ClassifierOptions(hidden_size=8, embedding_dim=4, pooling=pooling)).eval()
+    options = ClassifierOptions(hidden_size=8, embedding_dim=4, pooling=pooling, positions=4)
+    model = SequenceClassifier(6, 3, options).eval()
     alone = model(torch.tensor([[2, 3, 4]]), torch.tensor([3]))
     padded = model(torch.tensor([[2, 3, 4, 0, 0], [5, 5, 5, 5, 5]]), torch.tensor([3, 5]))
     assert torch.allclose(alone[0], padded[0], atol=1e-6)

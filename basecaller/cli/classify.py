@@ -25,6 +25,9 @@ def add_arguments(parser) -> None:
     train.add_argument("--pooling", default="max", choices=["max", "mean", "last"])
     train.add_argument("--token-dropout", type=float, default=0.0, help="training: tokens -> <unk>")
     train.add_argument("--min-count", type=int, default=1, help="rarer training tokens become <unk>")
+    train.add_argument("--positions", type=int, default=0,
+                       help="learned position embeddings for this many steps (fixed-width inputs)")
+    train.add_argument("--kmer", type=int, default=1, help="splice: tokens are overlapping k-mers")
     add_fit_arguments(train, steps=2000, batch_size=32, lr=2e-3, validate_every=100)
 
     evaluate = actions.add_parser("evaluate", help="accuracy overall and per class")
@@ -45,8 +48,9 @@ def _train(args) -> int:
     options = ClassifierOptions(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.layers,
                                 direction=args.direction, embedding_dim=args.embedding_dim,
                                 dropout=args.dropout, token_dropout=args.token_dropout,
-                                pooling=args.pooling, min_count=args.min_count)
-    data = load_classification(args.task, args.data)
+                                pooling=args.pooling, min_count=args.min_count,
+                                positions=args.positions)
+    data = load_classification(args.task, args.data, args.kmer)
     _, record = train_classifier(data, args.output, options, fit_options(args))
     per_class = ", ".join(f"{k} {100 * v:.1f}" for k, v in record["test_per_class"].items())
     print(f"wrote {args.output}: dev {100 * record['dev_accuracy']:.2f}%, "
@@ -58,7 +62,7 @@ def _evaluate(args) -> int:
     from basecaller.tasks.classify import evaluate_classifier, load_classification, load_classifier
 
     model, vocab, labels, config = load_classifier(args.model)
-    data = load_classification(config["dataset"], args.data)
+    data = load_classification(config["dataset"], args.data, config.get("kmer", 1))
     data.vocab = vocab
     scores = evaluate_classifier(model, data.encode(getattr(data, args.split)), labels)
     print(f"{config['dataset']} {args.split}: accuracy {100 * scores['accuracy']:.2f}% of {scores['count']}")
@@ -68,11 +72,15 @@ def _evaluate(args) -> int:
 
 
 def _predict(args) -> int:
-    from basecaller.tasks.classify import load_classifier, predict
+    from basecaller.tasks.classify import dna_tokens, load_classifier, predict
 
     model, vocab, labels, config = load_classifier(args.model)
-    split = list if config["dataset"] == "splice" else str.split
-    prepare = (lambda s: split(s.upper())) if config["dataset"] == "splice" else (lambda s: split(s.lower()))
+    if config["dataset"] == "splice":
+        def prepare(text):
+            return dna_tokens(text.upper(), config.get("kmer", 1))
+    else:
+        def prepare(text):
+            return text.lower().split()
     for text, k in zip(args.inputs, predict(model, [vocab.encode(prepare(s)) for s in args.inputs])):
         print(f"{labels[k]}\t{text}")
     return 0

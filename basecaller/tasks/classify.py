@@ -31,6 +31,7 @@ __all__ = [
     "ClassificationData",
     "ClassifierOptions",
     "SequenceClassifier",
+    "dna_tokens",
     "evaluate_classifier",
     "load_classification",
     "load_classifier",
@@ -55,6 +56,7 @@ class ClassifierOptions:
     token_dropout: float = 0.0  # training: replace tokens by <unk> with this probability
     pooling: str = "max"  # "max", "mean" or "last"
     min_count: int = 1  # tokens rarer than this in training become <unk>
+    positions: int = 0  # > 0: add a learned embedding of each step's position (fixed-width inputs)
 
 
 class SequenceClassifier(nn.Module):
@@ -66,6 +68,7 @@ class SequenceClassifier(nn.Module):
             raise ValueError(f"unknown pooling {options.pooling!r}")
         self.options, self.unk = options, unk
         self.embedding = nn.Embedding(vocab_size, options.embedding_dim, padding_idx=0)
+        self.positions = nn.Embedding(options.positions, options.embedding_dim) if options.positions else None
         self.core = build_recurrent(
             {"type": options.cell, "hidden_size": options.hidden_size,
              "num_layers": options.num_layers, "direction": options.direction,
@@ -79,7 +82,11 @@ class SequenceClassifier(nn.Module):
         if self.training and self.options.token_dropout > 0:
             drop = torch.rand(tokens.shape, device=tokens.device) < self.options.token_dropout
             tokens = torch.where(drop & (tokens != 0), torch.full_like(tokens, self.unk), tokens)
-        x = self.dropout(self.embedding(tokens))  # (N, T, E)
+        x = self.embedding(tokens)  # (N, T, E)
+        if self.positions is not None:
+            steps = torch.arange(tokens.shape[1], device=tokens.device).clamp(max=self.options.positions - 1)
+            x = x + self.positions(steps)[None]
+        x = self.dropout(x)
         out, state = self.core(x, lengths)  # (N, T, H*D)
         return self.head(self.dropout(self._pool(out, lengths, state)))
 
@@ -106,6 +113,7 @@ class ClassificationData:
     labels: list[str]
     vocab: Vocab | None = None
     provenance: dict = field(default_factory=dict)
+    kmer: int = 1  # DNA: tokens are overlapping k-mers
 
     def build_vocab(self, min_count: int = 1) -> Vocab:
         self.vocab = Vocab.build((t for tokens, _ in self.train for t in tokens), min_count)
@@ -116,8 +124,14 @@ class ClassificationData:
         return [(self.vocab.encode(tokens), label_index[label]) for tokens, label in examples]
 
 
-def load_classification(name: str, data_root: str | os.PathLike) -> ClassificationData:
-    """``name`` "sst2" (standard splits) or "splice" (seeded stratified 80/10/10 split)."""
+def dna_tokens(sequence: str, kmer: int = 1) -> list[str]:
+    """Overlapping k-mers of a DNA sequence (its bases for k = 1)."""
+    return [sequence[i : i + kmer] for i in range(len(sequence) - kmer + 1)]
+
+
+def load_classification(name: str, data_root: str | os.PathLike, kmer: int = 1) -> ClassificationData:
+    """``name`` "sst2" (standard splits) or "splice" (seeded stratified 80/10/10 split, DNA as
+    overlapping ``kmer``-mers)."""
     root = Path(data_root)
     if name == "sst2":
         parts = [read_sst2(root / "sst2" / f"stsa.binary.{split}") for split in ("train", "dev", "test")]
@@ -125,12 +139,12 @@ def load_classification(name: str, data_root: str | os.PathLike) -> Classificati
         return ClassificationData(name, train, dev, test, ["0", "1"],
                                   provenance={"data": str(root / "sst2"), "split": "standard"})
     if name == "splice":
-        records = [(list(sequence), label) for sequence, label in read_splice(root / "dna_uci" / "splice.data")]
+        records = [(dna_tokens(seq, kmer), label) for seq, label in read_splice(root / "dna_uci" / "splice.data")]
         parts = stratified_split([label for _, label in records], SPLICE_FRACTIONS, SPLICE_SEED)
         train, dev, test = ([records[i] for i in part] for part in parts)
         provenance = {"data": str(root / "dna_uci" / "splice.data"),
                       "split": f"stratified {SPLICE_FRACTIONS} seed {SPLICE_SEED}"}
-        return ClassificationData(name, train, dev, test, ["EI", "IE", "N"], provenance=provenance)
+        return ClassificationData(name, train, dev, test, ["EI", "IE", "N"], provenance=provenance, kmer=kmer)
     raise ValueError(f"unknown classification task {name!r}; expected sst2 or splice")
 
 
@@ -222,7 +236,7 @@ def train_classifier(
               "dev_accuracy": scores["dev"]["accuracy"], "test_accuracy": scores["test"]["accuracy"],
               "test_per_class": scores["test"]["per_class"],
               **{k: v for k, v in asdict(fit_options).items() if v is not None}}
-    config = {"task": TASK, "dataset": data.name, "vocab": vocab.tokens, "labels": data.labels,
+    config = {"task": TASK, "dataset": data.name, "kmer": data.kmer, "vocab": vocab.tokens, "labels": data.labels,
               "model": asdict(options), "training": record}
     save_model_dir(output, config, model)
     return model, record

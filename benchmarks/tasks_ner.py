@@ -1,0 +1,90 @@
+"""Benchmark: NER tagger on CoNLL-2003 (or WNUT-17), entity F1 by seqeval, a wall-clock budget.
+
+    python benchmarks/tasks_ner.py --data-set conll2003 --minutes 10 --threads 1
+    python benchmarks/tasks_ner.py --compare --minutes 4      # RNN vs GRU vs LSTM, equal budgets
+
+The step count comes from timing a few training steps first, so the cosine schedule fits the
+budget; a wall-clock limit stops training in any case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from basecaller.tasks.fit import FitOptions, shuffled_batches
+from basecaller.tasks.tagger import (
+    Encoders,
+    TaggerOptions,
+    WordTagger,
+    _loss,
+    collate,
+    load_tagging,
+    train_tagger,
+)
+
+SHARED = Path(os.environ.get("BASECALLER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def seconds_per_step(data, options: TaggerOptions, batch_size: int, steps: int = 6) -> float:
+    encoders = Encoders.build(data.train, options.max_word_chars)
+    train = [encoders.encode(w, t) for w, t in data.train[: batch_size * (steps + 1)]]
+    model = WordTagger(len(encoders.words), len(encoders.chars), len(encoders.tags), options)
+    optimizer = torch.optim.AdamW(model.parameters())
+    batches = shuffled_batches(train, batch_size, collate, 0)(0)
+    started = None
+    for i, batch in enumerate(batches[: steps + 1]):
+        if i == 1:
+            started = time.monotonic()
+        loss = _loss(model, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return (time.monotonic() - started) / steps
+
+
+def run(data, options: TaggerOptions, minutes: float, batch_size: int, lr: float, output: str) -> dict:
+    step_s = seconds_per_step(data, options, batch_size)
+    budget_s = 60 * minutes
+    steps = max(20, int(0.85 * budget_s / step_s))  # dev F1 five times costs ~15%
+    fit = FitOptions(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=min(50, steps // 10),
+                     validate_every=max(10, steps // 5), time_limit_s=budget_s)
+    started = time.monotonic()
+    _, _, record = train_tagger(data, output, options, fit)
+    record.update(wall_seconds=round(time.monotonic() - started, 1), cell=options.cell,
+                  char_features=options.char_features, seconds_per_step_measured=round(step_s, 3))
+    return record
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-set", default="conll2003", choices=["conll2003", "wnut17"])
+    parser.add_argument("--cell", default="lstm")
+    parser.add_argument("--hidden-size", type=int, default=128)
+    parser.add_argument("--char-features", default="rnn", choices=["rnn", "cnn", "none"])
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--minutes", type=float, default=10.0, help="training budget per model")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--compare", action="store_true", help="rnn, gru and lstm with the same budget")
+    parser.add_argument("--output", help="model directory (default: temporary)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    data = load_tagging(args.data_set, SHARED / "text")
+    for cell in ["rnn", "gru", "lstm"] if args.compare else [args.cell]:
+        options = TaggerOptions(cell=cell, hidden_size=args.hidden_size, char_features=args.char_features)
+        output = args.output if args.output and not args.compare else tempfile.mkdtemp(prefix=f"ner_{cell}_")
+        record = run(data, options, args.minutes, args.batch_size, args.lr, output)
+        record.update(hardware=f"{platform.machine()} CPU, {args.threads} thread(s)", output=output)
+        print(json.dumps(record), flush=True)
+
+
+if __name__ == "__main__":
+    main()
