@@ -1,0 +1,89 @@
+"""End-to-end basecalling throughput (file in, FASTQ out) and peak memory versus input size.
+
+    python benchmarks/basecall_throughput.py [--model r941_4khz_fast] [--repeats 16]
+
+1. Throughput: the lambda reads of data_samples concatenated ``--repeats`` times into one pod5
+   (distinct read ids), basecalled by the CLI in a fresh process for each setting: threads
+   1 and 2, float32 and int8, two batch sizes. Prints samples/s of the whole run (model
+   loading included) as a table.
+2. Memory: peak RSS of the same job at 1x, 4x and 16x the input; it should stay flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data_samples" / "lambda_r941" / "reads.pod5"
+
+_JOB = """
+import json, resource, sys, time
+from basecaller.run_basecall import BasecallRequest, basecall_files
+args = json.loads(sys.argv[1])
+start = time.perf_counter()
+report = basecall_files(BasecallRequest(**args))
+seconds = time.perf_counter() - start
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"samples": report.samples, "seconds": seconds, "peak_mb": peak_mb}))
+"""
+
+
+def make_input(folder: Path, repeats: int) -> Path:
+    """The sample's reads ``repeats`` times over, with fresh read ids, in one pod5 file."""
+    from basecaller.io.open import open_reads
+    from basecaller.io.pod5 import write_pod5
+
+    reads = list(open_reads(SAMPLE))
+    copies = (dataclasses.replace(read, read_id=str(uuid.UUID(int=i * 1000 + j)))
+              for i in range(repeats) for j, read in enumerate(reads))
+    path = folder / f"input_{repeats}x.pod5"
+    write_pod5(str(path), copies)
+    return path
+
+
+def run_job(inputs: Path, output: Path, **settings) -> dict:
+    request = {"inputs": [str(inputs)], "output": str(output), "progress": False, "summary": None, **settings}
+    env_threads = str(settings.get("threads") or 1)
+    result = subprocess.run([sys.executable, "-c", _JOB, json.dumps(request)], capture_output=True, text=True,
+                            env={**__import__("os").environ, "OMP_NUM_THREADS": env_threads})
+    if result.returncode:
+        raise SystemExit(result.stderr)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="r941_4khz_fast")
+    parser.add_argument("--repeats", type=int, default=16)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        big = make_input(tmp, args.repeats)
+        print("| setting | samples | seconds | samples/s | peak RSS |\n|---|---:|---:|---:|---:|")
+        for threads in (1, 2):
+            for int8 in (False, True):
+                for batch in (32, 128):
+                    stats = run_job(big, tmp / "out.fastq", model=args.model, threads=threads, int8=int8,
+                                    batch_size=batch, device="cpu")
+                    name = f"{threads} thread{'s' if threads > 1 else ''}, {'int8' if int8 else 'float32'}, batch {batch}"
+                    print(f"| {name} | {stats['samples']:,} | {stats['seconds']:.1f} | "
+                          f"{stats['samples'] / stats['seconds']:,.0f} | {stats['peak_mb']:.0f} MB |", flush=True)
+        print("\n| input | samples | peak RSS |\n|---|---:|---:|")
+        for repeats in (1, 4, 16):
+            path = make_input(tmp, repeats)
+            stats = run_job(path, tmp / "mem.fastq", model=args.model, threads=1, device="cpu")
+            print(f"| {repeats}x | {stats['samples']:,} | {stats['peak_mb']:.0f} MB |", flush=True)
+
+
+if __name__ == "__main__":
+    start = time.perf_counter()
+    main()
+    print(f"\n(total {time.perf_counter() - start:.0f} s)")
