@@ -10,7 +10,6 @@ from basecaller.ctc import (
     fit_qscore_calibration,
     greedy_decode,
     mean_qscore,
-    stitch_log_probs,
 )
 
 
@@ -82,51 +81,26 @@ def test_calibration_and_mean_qscore():
     assert a == pytest.approx(0.5) and b == pytest.approx(3.0)
 
 
-def cut_windows(full, num_samples, window_samples, overlap_samples, stride):
-    """Cut like the window cutter: fixed step, last window aligned to the read end."""
-    step = window_samples - overlap_samples
-    starts = list(range(0, num_samples - window_samples, step)) + [num_samples - window_samples]
-    starts = sorted(set(starts))
-    offsets = [-(-s // stride) for s in starts]
-    return [full[o : o + window_samples // stride] for o in offsets], starts
-
-
-@pytest.mark.parametrize("num_samples", [5000, 4998, 4321, 1005])
-def test_stitch_round_trip_is_exact(num_samples):
-    stride, window_samples, overlap_samples = 5, 1000, 200
-    rng = np.random.default_rng(num_samples)
-    full = rng.standard_normal((-(-num_samples // stride), 5)).astype(np.float32)
-    windows, starts = cut_windows(full, num_samples, window_samples, overlap_samples, stride)
-    assert len(windows) > 1
-    stitched = stitch_log_probs(
-        windows, starts, num_samples, window_samples, overlap_samples, stride
-    )
-    np.testing.assert_array_equal(stitched, full)
-    stacked = stitch_log_probs(
-        np.stack(windows), starts, num_samples, window_samples, overlap_samples, stride
-    )
-    np.testing.assert_array_equal(stacked, full)
-
-
-def test_stitch_short_padded_read_and_decode_read():
+def test_decode_read_of_a_short_padded_read():
     stride, window_samples = 5, 100
     labels = [0, 1, 1, 0, 2, 0, 3, 0, 0, 4] + [0] * 10  # one padded window of 20 steps
     window = path_log_probs(labels)
-    stitched = stitch_log_probs([window], [0], 48, window_samples, 20, stride)
-    assert stitched.shape == (10, 5)
-    decoded = decode_read([window], [0], 48, window_samples, 20, stride)
+    decoded = decode_read([window], [0], 48, window_samples, stride)
     assert decoded.sequence == "ACGT" and len(decoded.moves) == 10
-    assert (
-        decode_read([window], [0], 48, window_samples, 20, stride, beam_size=5).sequence == "ACGT"
-    )
+    assert decode_read([window], [0], 48, window_samples, stride, beam_size=5).sequence == "ACGT"
 
 
-def test_stitch_rejects_bad_layouts():
-    window = np.zeros((20, 5), dtype=np.float32)
-    with pytest.raises(ValueError):
-        stitch_log_probs([window, window], [0, 0], 150, 100, 50, 5)
-    with pytest.raises(ValueError):  # a gap between windows
-        stitch_log_probs([window, window], [0, 200], 300, 100, 50, 5)
+def test_decode_read_across_windows_equals_decoding_the_whole_read():
+    from basecaller.signal.chunk import window_starts
+
+    stride, window_samples, overlap = 5, 100, 40
+    rng = np.random.default_rng(3)
+    labels = rng.choice([0, 0, 1, 2, 3, 4], size=300)
+    full = path_log_probs(list(labels))  # (300, 5) over a 1500-sample read
+    starts = window_starts(1500, window_samples, overlap, stride)
+    windows = np.stack([full[s // stride : s // stride + window_samples // stride] for s in starts])
+    assert len(windows) > 10
+    assert decode_read(windows, starts, 1500, window_samples, stride).sequence == greedy_decode(full).sequence
 
 
 def test_beam_moves_consistent_when_beam_differs_from_greedy():
@@ -137,16 +111,3 @@ def test_beam_moves_consistent_when_beam_differs_from_greedy():
     assert beam.sequence != greedy.sequence
     assert beam.moves.sum() == len(beam.sequence) == len(beam.qualities)
     assert len(beam.moves) == len(log_probs)
-
-
-@pytest.mark.parametrize("num_samples", [5000, 4998, 4321, 1005, 999, 40])
-def test_stitch_agrees_with_the_window_cutter(num_samples):
-    from basecaller.signal.chunk import stitch_windows, window_starts
-
-    stride, window_samples, overlap_samples = 5, 1000, 200
-    starts = window_starts(num_samples, window_samples, overlap_samples, stride)
-    rng = np.random.default_rng(num_samples)
-    outputs = rng.standard_normal((len(starts), window_samples // stride, 5)).astype(np.float32)
-    ours = stitch_log_probs(outputs, starts, num_samples, window_samples, overlap_samples, stride)
-    theirs = stitch_windows(outputs, starts, num_samples, window_samples, stride)
-    np.testing.assert_array_equal(ours, theirs)

@@ -10,7 +10,7 @@ from basecaller.ctc.decode import (
     mean_qscore,
     phred_from_posterior,
 )
-from basecaller.ctc.stitch import decode_read, stitch_log_probs, window_cuts
+from basecaller.ctc.stitch import decode_read
 
 __all__ = [
     "ALPHABET",
@@ -22,6 +22,4 @@ __all__ = [
     "greedy_decode",
     "mean_qscore",
     "phred_from_posterior",
-    "stitch_log_probs",
-    "window_cuts",
 ]
