@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -15,12 +16,13 @@ import torch
 from torch import nn
 
 from basecaller.alphabet import decode_labels
+from basecaller.ctc.decode import Decoded, fit_qscore_calibration, greedy_decode, mean_qscore
 from basecaller.data.chunks import ChunkDataset
 from basecaller.data.loader import Augment, ChunkBatches
 from basecaller.models.config import ModelConfig
 from basecaller.models.ctc import CTCModel
 
-__all__ = ["ctc_loss", "chunk_identities", "TrainOptions", "train_basecaller", "save_model_dir", "load_model"]
+__all__ = ["ctc_loss", "chunk_identities", "calibrate_qscores", "decode_chunks", "identity", "TrainOptions", "train_basecaller", "save_model_dir", "load_model"]
 
 
 def ctc_loss(model: nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
@@ -32,47 +34,46 @@ def ctc_loss(model: nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
     return loss, {}
 
 
-def _best_path(log_probs: np.ndarray) -> str:
-    best = log_probs.argmax(axis=-1)
-    keep = (best != 0) & (best != np.concatenate(([-1], best[:-1])))
-    return decode_labels(best[keep])
-
-
 def identity(call: str, truth: str) -> float:
     """matches / alignment columns of a global alignment (edlib, unit costs)."""
     import edlib
 
     if not call or not truth:
         return 0.0
-    result = edlib.align(call, truth, task="path")
-    columns = sum(int(n) for n, _ in _cigar_ops(result["cigar"]))
-    matches = sum(int(n) for n, op in _cigar_ops(result["cigar"]) if op == "=")
-    return matches / columns
-
-
-def _cigar_ops(cigar: str):
-    number = ""
-    for char in cigar:
-        if char.isdigit():
-            number += char
-        else:
-            yield number, char
-            number = ""
+    ops = re.findall(r"(\d+)([=XID])", edlib.align(call, truth, task="path")["cigar"])
+    columns = sum(int(n) for n, _ in ops)
+    return sum(int(n) for n, op in ops if op == "=") / columns
 
 
 @torch.inference_mode()
-def chunk_identities(model: nn.Module, dataset: ChunkDataset, max_chunks: int = 256, batch_size: int = 64,
-                     device: torch.device | str = "cpu") -> np.ndarray:
-    """Greedy-decode validation chunks and return each one's identity to its labels."""
+def decode_chunks(model: nn.Module, dataset: ChunkDataset, max_chunks: int = 256, batch_size: int = 64,
+                  device: torch.device | str = "cpu") -> list[tuple[Decoded, str]]:
+    """Greedy, uncalibrated calls of the first ``max_chunks`` chunks, each with its truth."""
     model.eval()
     count = min(max_chunks, len(dataset))
-    scores = []
+    results = []
     for start in range(0, count, batch_size):
-        signal = torch.as_tensor(np.asarray(dataset.chunks[start : start + batch_size], dtype=np.float32), device=device)
-        log_probs = model(signal).float().cpu().numpy()
-        for row, lp in enumerate(log_probs):
-            scores.append(identity(_best_path(lp), decode_labels(dataset.labels(start + row))))
-    return np.array(scores)
+        stop = min(start + batch_size, count)
+        signal = torch.as_tensor(np.asarray(dataset.chunks[start:stop], dtype=np.float32), device=device)
+        for row, log_probs in enumerate(model(signal).float().cpu().numpy()):
+            results.append((greedy_decode(log_probs), decode_labels(dataset.labels(start + row))))
+    return results
+
+
+def chunk_identities(model: nn.Module, dataset: ChunkDataset, max_chunks: int = 256, batch_size: int = 64,
+                     device: torch.device | str = "cpu") -> np.ndarray:
+    """Identity of each decoded chunk to its labels."""
+    return np.array([identity(d.sequence, truth) for d, truth in decode_chunks(model, dataset, max_chunks,
+                                                                               batch_size, device)])
+
+
+def calibrate_qscores(model: nn.Module, dataset: ChunkDataset, max_chunks: int = 512) -> tuple[float, float]:
+    """Fit q' = a*q + b so that a chunk's mean qscore predicts its measured error rate."""
+    pairs = decode_chunks(model, dataset, max_chunks)
+    mean_q = np.array([mean_qscore(d.qualities) for d, _ in pairs])
+    errors = np.array([1.0 - identity(d.sequence, truth) for d, truth in pairs])
+    scale, shift = fit_qscore_calibration(mean_q, errors)
+    return (scale, shift) if scale > 0 else (1.0, 0.0)  # an untrained model has no usable trend
 
 
 @dataclass
@@ -177,6 +178,8 @@ def train_basecaller(config: ModelConfig, train_sets: Sequence[ChunkDataset], ou
                        "chunk_len": int(train_sets[0].chunks.shape[1]),
                        **_last_validation(result)}
     model.config = config
+    if valid_set is not None and len(valid_set) > 1:
+        config.qscore_scale, config.qscore_shift = calibrate_qscores(model, valid_set)
     save_model_dir(out_dir, model)
     return model
 
@@ -193,8 +196,9 @@ def describe(config: ModelConfig) -> str:
 
 
 def export_checkpoint(checkpoint: str | os.PathLike, config: ModelConfig, out_dir: str | os.PathLike,
-                      notes: dict | None = None) -> CTCModel:
-    """Write the model directory for a training checkpoint (``last.pt`` or ``best.pt``)."""
+                      notes: dict | None = None, calibrate_on: str | os.PathLike | None = None) -> CTCModel:
+    """Write the model directory for a training checkpoint (``last.pt`` or ``best.pt``),
+    optionally fitting the qscore calibration on a held-out chunk dataset."""
     from basecaller.errors import InputError
     from basecaller.training import load_checkpoint
 
@@ -205,5 +209,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, config: ModelConfig, out_di
     model = CTCModel(config)
     model.load_state_dict(state["model"])
     config.training = {**config.training, **(notes or {}), "steps": int(state["step"])}
+    if calibrate_on:
+        config.qscore_scale, config.qscore_shift = calibrate_qscores(model, ChunkDataset.load(calibrate_on))
     save_model_dir(out_dir, model)
     return model

@@ -13,6 +13,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--chemistry", default="r9.4.1", choices=["r9.4.1", "r10.4.1"])
     parser.add_argument("--sample-rate", type=int, default=4000)
+    parser.add_argument("--calibrate", metavar="VALID_CHUNKS",
+                        help="fit the qscore calibration on this chunk dataset (held-out chunks)")
     parser.add_argument("--note", action="append", default=[], metavar="KEY=VALUE",
                         help="provenance to record under [training] (repeatable)")
 
@@ -31,6 +33,6 @@ def run(args) -> int:
     else:
         config = preset(args.preset, args.chemistry, args.sample_rate)
     notes = dict(item.split("=", 1) for item in args.note)
-    model = export_checkpoint(args.checkpoint, config, args.output, notes)
+    model = export_checkpoint(args.checkpoint, config, args.output, notes, calibrate_on=args.calibrate)
     print(f"wrote {args.output} (step {model.config.training.get('steps')})")
     return 0
