@@ -1,0 +1,105 @@
+"""Read identity of the shipped models on held-out and out-of-distribution reads.
+
+    python benchmarks/accuracy.py [--threads 2]
+
+R9.4.1 (model r941_4khz_fast):
+  * the 7 lambda reads inside Lambda_NEB:14000-26000, the interval kept out of training;
+  * the 7 R9.4.1 taiyaki reads (another organism), truth = their mapped reference;
+  * 20 simulated reads of a fresh random genome.
+R10.4.1 (model r1041_4khz_fast):
+  * the 28 remora reads (hg38 locus; training used their chunks outside chr13:52314000-52318100,
+    so this is not fully held out), truth = the *.ref_spans.fasta entries;
+  * 20 simulated reads of a fresh random genome at 4 kHz, and at 5 kHz through resampling.
+Prints a Markdown table of mapped reads and median/mean identity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+
+
+def evaluate(inputs, reference, model: str, workdir: Path, name: str, threads: int) -> dict:
+    from basecaller.evaluate import evaluate_calls, summarise
+    from basecaller.run_basecall import BasecallRequest, basecall_files
+
+    calls = workdir / f"{name}.fastq"
+    report = basecall_files(BasecallRequest(inputs=[str(p) for p in inputs], output=str(calls), model=model,
+                                            threads=threads, progress=False, device="cpu"))
+    summary = summarise(evaluate_calls(str(calls), str(reference)))
+    summary["samples_per_s"] = report.samples / max(report.seconds, 1e-9)
+    return summary
+
+
+def taiyaki_inputs(workdir: Path) -> tuple[Path, Path]:
+    from basecaller.data.segmented import taiyaki_reads
+    from basecaller.io.pod5 import write_pod5
+
+    records = list(taiyaki_reads(DATA / "r941_taiyaki_mapped"))
+    for record in records:
+        record.read.sequencing_kit = "SQK-LSK109"
+    write_pod5(str(workdir / "taiyaki.pod5"), [r.read for r in records])
+    fasta = workdir / "taiyaki_truth.fasta"
+    fasta.write_text("".join(f">{r.read.read_id}\n{r.sequence}\n" for r in records))
+    return workdir / "taiyaki.pod5", fasta
+
+
+def simulated_inputs(workdir: Path, chemistry: str, rate: int) -> tuple[Path, Path]:
+    from basecaller.simulate import random_genome, simulate_reads, write_simulation
+
+    genome = random_genome(60_000, 0.45, seed=4242, name="heldout_random")
+    folder = workdir / f"sim_{chemistry}_{rate}"
+    reads = simulate_reads(genome, chemistry=chemistry, sample_rate_hz=rate, n_reads=20, read_length_mean=4000,
+                           read_length_sd=1500, seed=99)
+    write_simulation(folder, reads, chemistry=chemistry, sample_rate_hz=rate, seed=99)
+    fasta = workdir / "heldout_random.fasta"
+    fasta.write_text("".join(f">{name}\n{seq}\n" for name, seq in genome.items()))
+    return folder / "reads.pod5", fasta
+
+
+def remora_truth(workdir: Path) -> Path:
+    fasta = workdir / "remora_truth.fasta"
+    parts = [(DATA / f"r1041_remora_4khz/{kind}_mappings.ref_spans.fasta").read_text() for kind in ("can", "mod")]
+    fasta.write_text("".join(parts))
+    return fasta
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        lam = REPO / "data_samples/lambda_r941"
+        cases = [
+            ("R9.4.1 lambda, held-out interval (7 reads)", "r941_4khz_fast", [lam / "reads.pod5"], lam / "lambda.fasta"),
+            ("R9.4.1 taiyaki reads, other organism (7)", "r941_4khz_fast", *_pair(taiyaki_inputs(work))),
+            ("R9.4.1 simulated, random genome (20)", "r941_4khz_fast", *_pair(simulated_inputs(work, "r9.4.1", 4000))),
+            ("R10.4.1 remora hg38 reads (28)", "r1041_4khz_fast",
+             [DATA / "r1041_remora_4khz/can_reads.pod5", DATA / "r1041_remora_4khz/mod_reads.pod5"], remora_truth(work)),
+            ("R10.4.1 simulated 4 kHz, random genome (20)", "r1041_4khz_fast",
+             *_pair(simulated_inputs(work, "r10.4.1", 4000))),
+            ("R10.4.1 simulated 5 kHz, resampled (20)", "r1041_4khz_fast",
+             *_pair(simulated_inputs(work, "r10.4.1", 5000))),
+        ]
+        for index, (name, model, inputs, reference) in enumerate(cases):
+            summary = evaluate(inputs, reference, model, work, f"case{index}", args.threads)
+            rows.append((name, model, summary))
+    print("| reads | model | mapped | median identity | mean identity |\n|---|---|---:|---:|---:|")
+    for name, model, s in rows:
+        print(f"| {name} | {model} | {s['mapped']}/{s['reads']} | {s['median_identity']:.3f} | "
+              f"{s['mean_identity']:.3f} |")
+
+
+def _pair(pair):
+    inputs, reference = pair
+    return [inputs], reference
+
+
+if __name__ == "__main__":
+    main()
