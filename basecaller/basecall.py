@@ -7,6 +7,7 @@ queues (``basecaller.pipeline.background``), so memory stays flat for any input 
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -48,8 +49,10 @@ def prepare_for_inference(model: CTCModel, device: torch.device, int8: bool = Fa
     if hasattr(model.encoder, "to_torch_module") and getattr(model.encoder, "fused", False):
         model.encoder = model.encoder.to_torch_module()
     if int8 and device.type == "cpu":
-        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.LSTM, torch.nn.GRU, torch.nn.Linear},
-                                                       dtype=torch.qint8)
+        with warnings.catch_warnings():  # torch.ao.quantization warns that it is moving to torchao
+            warnings.simplefilter("ignore", DeprecationWarning)
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.LSTM, torch.nn.GRU, torch.nn.Linear},
+                                                           dtype=torch.qint8)
     return model.to(device)
 
 
