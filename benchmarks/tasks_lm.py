@@ -43,11 +43,12 @@ def seconds_per_step(options: CharLMOptions, vocab_size: int, batch_size: int, s
     return (time.monotonic() - started) / steps
 
 
-def run(text: str, options: CharLMOptions, minutes: float, batch_size: int, lr: float, output: str) -> dict:
+def run(text: str, options: CharLMOptions, minutes: float, batch_size: int, lr: float, output: str,
+        steps: int | None = None) -> dict:
     step_s = seconds_per_step(options, len(set(text)), batch_size)
-    budget_s = 60 * minutes
+    budget_s = None if steps else 60 * minutes
     # about 8% of the budget goes to validation on 20k characters every ~10% of the steps
-    steps = max(20, int(0.92 * budget_s / step_s))
+    steps = steps or max(20, int(0.92 * budget_s / step_s))
     fit = FitOptions(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=min(100, steps // 10),
                      clip_norm=1.0, validate_every=max(10, steps // 10), time_limit_s=budget_s)
     started = time.monotonic()
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=4e-3)
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget per model")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--steps", type=int, help="a fixed step budget instead of --minutes")
     parser.add_argument("--compare", action="store_true", help="rnn, gru and lstm with the same budget")
     parser.add_argument("--output", help="model directory (default: temporary)")
     args = parser.parse_args()
@@ -79,7 +81,7 @@ def main() -> None:
         options = CharLMOptions(cell=cell, hidden_size=args.hidden_size, num_layers=args.layers,
                                 dropout=args.dropout, window=args.window, val_chars=20_000)
         output = args.output if args.output and not args.compare else tempfile.mkdtemp(prefix=f"lm_{cell}_")
-        record = run(text, options, args.minutes, args.batch_size, args.lr, output)
+        record = run(text, options, args.minutes, args.batch_size, args.lr, output, args.steps)
         record["hardware"] = f"{platform.machine()} CPU, {args.threads} thread(s)"
         record["output"] = output
         print(json.dumps(record), flush=True)

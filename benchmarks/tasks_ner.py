@@ -50,10 +50,11 @@ def seconds_per_step(data, options: TaggerOptions, batch_size: int, steps: int =
     return (time.monotonic() - started) / steps
 
 
-def run(data, options: TaggerOptions, minutes: float, batch_size: int, lr: float, output: str) -> dict:
+def run(data, options: TaggerOptions, minutes: float, batch_size: int, lr: float, output: str,
+        steps: int | None = None) -> dict:
     step_s = seconds_per_step(data, options, batch_size)
-    budget_s = 60 * minutes
-    steps = max(20, int(0.85 * budget_s / step_s))  # dev F1 five times costs ~15%
+    budget_s = None if steps else 60 * minutes
+    steps = steps or max(20, int(0.85 * budget_s / step_s))  # dev F1 five times costs ~15%
     fit = FitOptions(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=min(50, steps // 10),
                      validate_every=max(10, steps // 5), time_limit_s=budget_s)
     started = time.monotonic()
@@ -73,6 +74,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget per model")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--steps", type=int, help="a fixed step budget instead of --minutes")
     parser.add_argument("--compare", action="store_true", help="rnn, gru and lstm with the same budget")
     parser.add_argument("--output", help="model directory (default: temporary)")
     args = parser.parse_args()
@@ -81,7 +83,7 @@ def main() -> None:
     for cell in ["rnn", "gru", "lstm"] if args.compare else [args.cell]:
         options = TaggerOptions(cell=cell, hidden_size=args.hidden_size, char_features=args.char_features)
         output = args.output if args.output and not args.compare else tempfile.mkdtemp(prefix=f"ner_{cell}_")
-        record = run(data, options, args.minutes, args.batch_size, args.lr, output)
+        record = run(data, options, args.minutes, args.batch_size, args.lr, output, args.steps)
         record.update(hardware=f"{platform.machine()} CPU, {args.threads} thread(s)", output=output)
         print(json.dumps(record), flush=True)
 

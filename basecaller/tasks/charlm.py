@@ -219,7 +219,7 @@ def train_charlm(
         "threads": torch.get_num_threads(),
         "val_loss_nats": round(val_loss, 4),
         "val_bpc": round(val_loss / math.log(2), 4),
-        **{k: v for k, v in asdict(fit_options).items() if v is not None},
+        "fit": asdict(fit_options),
     }
     save_model_dir(output, _config(vocab, options, training), model)
     return model, vocab, training

@@ -235,7 +235,7 @@ def train_classifier(
               "train_seconds": round(seconds, 1), "threads": torch.get_num_threads(),
               "dev_accuracy": scores["dev"]["accuracy"], "test_accuracy": scores["test"]["accuracy"],
               "test_per_class": scores["test"]["per_class"],
-              **{k: v for k, v in asdict(fit_options).items() if v is not None}}
+              "fit": asdict(fit_options)}
     config = {"task": TASK, "dataset": data.name, "kmer": data.kmer, "vocab": vocab.tokens, "labels": data.labels,
               "model": asdict(options), "training": record}
     save_model_dir(output, config, model)

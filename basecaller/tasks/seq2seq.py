@@ -300,7 +300,7 @@ def train_seq2seq(train, dev, test, output: str | os.PathLike, options: Seq2SeqO
               "train_seconds": round(seconds, 1), "threads": torch.get_num_threads(),
               "test_exact_greedy": greedy["exact_match"], "test_token_accuracy_greedy": greedy["token_accuracy"],
               f"test_exact_beam{beam_size}": beam["exact_match"],
-              **{k: v for k, v in asdict(fit_options).items() if v is not None}}
+              "fit": asdict(fit_options)}
     config = {"task": TASK, "source_vocab": vocabs.source.tokens, "target_vocab": vocabs.target.tokens,
               "model": asdict(options), "training": record}
     save_model_dir(output, config, model)

@@ -286,6 +286,6 @@ def train_tagger(
               "dev_f1": round(dev["f1"], 2), "test_f1": round(test["f1"], 2),
               "test_precision": round(test["precision"], 2), "test_recall": round(test["recall"], 2),
               "test_per_type_f1": test["per_type_f1"],
-              **{k: v for k, v in asdict(fit_options).items() if v is not None}}
+              "fit": asdict(fit_options)}
     save_model_dir(output, _config(data.name, encoders, options, record), model)
     return model, encoders, record
