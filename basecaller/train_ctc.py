@@ -34,13 +34,15 @@ def ctc_loss(model: nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
     return loss, {}
 
 
-def identity(call: str, truth: str) -> float:
-    """matches / alignment columns of a global alignment (edlib, unit costs)."""
+def identity(call: str, truth: str, infix: bool = False) -> float:
+    """matches / alignment columns of a global alignment of call and truth (edlib, unit
+    costs); with ``infix`` the truth is aligned to its best-matching part of the call."""
     import edlib
 
     if not call or not truth:
         return 0.0
-    ops = re.findall(r"(\d+)([=XID])", edlib.align(call, truth, task="path")["cigar"])
+    alignment = edlib.align(truth, call, mode="HW", task="path") if infix else edlib.align(call, truth, task="path")
+    ops = re.findall(r"(\d+)([=XID])", alignment["cigar"])
     columns = sum(int(n) for n, _ in ops)
     return sum(int(n) for n, op in ops if op == "=") / columns
 

@@ -192,3 +192,13 @@ def test_bad_model_and_empty_input_give_one_line(tmp_path):
     assert result.returncode == 2 and "no pod5/fast5/slow5 files found" in result.stderr
     result = basecall_cli(LAMBDA, "-o", tmp_path / "z.fastq", "--model", "no_such_model")
     assert result.returncode == 2 and "no model directory or shipped model named" in result.stderr
+
+
+def test_identity_on_hand_made_alignments():
+    from basecaller.train_ctc import identity
+
+    assert identity("ACGTACGT", "ACGTACGT") == 1.0
+    assert identity("ACGAACGT", "ACGTACGT") == 7 / 8  # one substitution
+    assert identity("ACGTTACGT", "ACGTACGT") == 8 / 9  # one insertion
+    assert identity("TTTTACGTACGTTTT", "ACGTACGT", infix=True) == 1.0  # flanks outside the truth
+    assert identity("", "ACGT") == 0.0
