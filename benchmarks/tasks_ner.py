@@ -1,7 +1,8 @@
 """Benchmark: NER tagger on CoNLL-2003 (or WNUT-17), entity F1 by seqeval, a wall-clock budget.
 
+    python benchmarks/tasks_ner.py --data-set conll2003 --cell gru --steps 900 --threads 1
     python benchmarks/tasks_ner.py --data-set conll2003 --minutes 10 --threads 1
-    python benchmarks/tasks_ner.py --compare --minutes 4      # RNN vs GRU vs LSTM, equal budgets
+    python benchmarks/tasks_ner.py --compare --steps 400      # RNN vs GRU vs LSTM, equal budgets
 
 The step count comes from timing a few training steps first, so the cosine schedule fits the
 budget; a wall-clock limit stops training in any case.

@@ -38,10 +38,10 @@ def set_threads(args) -> None:
         torch.set_num_threads(args.threads)
 
 
-def add_core_arguments(parser, *, hidden_size: int, dropout: float) -> None:
+def add_core_arguments(parser, *, hidden_size: int, dropout: float, cell: str = "lstm") -> None:
     """Options of the recurrent core every task head sits on."""
     group = parser.add_argument_group("model")
-    group.add_argument("--cell", default="lstm", help="lstm, gru, rnn, lstm_peephole, lstm_coupled")
+    group.add_argument("--cell", default=cell, help=f"lstm, gru, rnn, lstm_peephole, lstm_coupled (default {cell})")
     group.add_argument("--hidden-size", type=int, default=hidden_size, help=f"default {hidden_size}")
     group.add_argument("--layers", type=int, default=1, help="recurrent layers (default 1)")
     group.add_argument("--dropout", type=float, default=dropout, help=f"default {dropout}")
