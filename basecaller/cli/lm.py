@@ -22,7 +22,8 @@ def add_arguments(parser) -> None:
     add_core_arguments(train, hidden_size=256, dropout=0.0, cell="gru")
     train.add_argument("--embedding-dim", type=int, default=64)
     train.add_argument("--window", type=int, default=100, help="truncated-BPTT window (chars)")
-    train.add_argument("--val-chars", type=int, help="score only this much validation text during training")
+    train.add_argument("--val-chars", type=int, default=20_000,
+                       help="validation text scored during training (default 20000; the final score uses all)")
     add_fit_arguments(train, steps=1100, batch_size=32, lr=4e-3, validate_every=110)
 
     evaluate = actions.add_parser("evaluate", help="validation loss in nats/char")
