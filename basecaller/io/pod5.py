@@ -57,7 +57,7 @@ def _run_info(read: Read):
 
     import pod5
 
-    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
     return pod5.RunInfo(
         acquisition_id=read.run_id or "unknown", acquisition_start_time=epoch, adc_max=2047, adc_min=-2048,
         context_tags={"sample_frequency": str(int(read.sample_rate_hz)), "sequencing_kit": read.sequencing_kit.lower(),
