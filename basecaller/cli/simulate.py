@@ -49,11 +49,10 @@ def run(args: argparse.Namespace) -> int:
         write_simulation,
     )
 
+    # Check the user's own input before looking for the k-mer model.
+    genome = read_fasta(args.fasta) if args.fasta else random_genome(args.random_genome, args.gc, seed=args.seed)
     model = load_kmer_model(args.chemistry, args.kmer_model)
-    if args.fasta:
-        genome = read_fasta(args.fasta)
-    else:
-        genome = random_genome(args.random_genome, args.gc, seed=args.seed)
+    if not args.fasta:
         Path(args.outdir).mkdir(parents=True, exist_ok=True)
         write_fasta(Path(args.outdir) / "genome.fasta", genome)
     reads = simulate_reads(
