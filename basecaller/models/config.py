@@ -37,7 +37,7 @@ class ModelConfig:
     trim: bool = True
     window: int = 4000
     overlap: int = 500
-    batch_size: int = 64
+    batch_size: int = 32
     qscore_scale: float = 1.0
     qscore_shift: float = 0.0
     training: dict = field(default_factory=dict)  # provenance: data, split, validation identity
@@ -67,7 +67,7 @@ class ModelConfig:
         return cls(name=model["name"], chemistry=model["chemistry"], sample_rate_hz=int(model["sample_rate_hz"]),
                    stem=dict(model["stem"]), encoder=dict(model["encoder"]), normalisation=norm,
                    trim=signal.get("trim", True), window=basecall.get("window", 4000),
-                   overlap=basecall.get("overlap", 500), batch_size=basecall.get("batch_size", 64),
+                   overlap=basecall.get("overlap", 500), batch_size=basecall.get("batch_size", 32),
                    qscore_scale=qscore.get("scale", 1.0), qscore_shift=qscore.get("shift", 0.0),
                    training=dict(data.get("training", {})))
 
