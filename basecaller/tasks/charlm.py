@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from basecaller.nn import build_recurrent
 from basecaller.tasks.fit import FitOptions, fit
-from basecaller.tasks.model_dir import load_model_dir, save_model_dir
+from basecaller.tasks.model_dir import load_built_model, save_model_dir
 from basecaller.tasks.text_data import Vocab, split_fraction
 from basecaller.training import TruncatedBPTT, bptt_windows
 
@@ -167,10 +167,7 @@ def build_charlm(config: dict) -> tuple[CharLM, Vocab]:
 
 def load_charlm(directory: str | os.PathLike) -> tuple[CharLM, Vocab, dict]:
     """Read a model directory written by ``train_charlm`` -> (model in eval mode, vocab, config)."""
-    config, state = load_model_dir(directory, TASK)
-    model, vocab = build_charlm(config)
-    model.load_state_dict(state)
-    return model.eval(), vocab, config
+    return load_built_model(directory, TASK, build_charlm)
 
 
 def train_charlm(

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from basecaller.nn import build_recurrent, length_mask
 from basecaller.tasks.fit import FitOptions, fit, pad_sequences, shuffled_batches
-from basecaller.tasks.model_dir import load_model_dir, save_model_dir
+from basecaller.tasks.model_dir import load_built_model, save_model_dir
 from basecaller.tasks.text_data import (
     Vocab,
     read_splice,
@@ -201,10 +201,7 @@ def build_classifier(config: dict) -> tuple[SequenceClassifier, Vocab, list[str]
 
 def load_classifier(directory: str | os.PathLike) -> tuple[SequenceClassifier, Vocab, list[str], dict]:
     """Read a model directory -> (model in eval mode, vocab, labels, config)."""
-    config, state = load_model_dir(directory, TASK)
-    model, vocab, labels = build_classifier(config)
-    model.load_state_dict(state)
-    return model.eval(), vocab, labels, config
+    return load_built_model(directory, TASK, build_classifier)
 
 
 def train_classifier(

@@ -14,7 +14,7 @@ from torch import nn
 
 from basecaller.errors import InputError
 
-__all__ = ["CONFIG", "WEIGHTS", "load_model_dir", "save_model_dir"]
+__all__ = ["CONFIG", "WEIGHTS", "load_built_model", "load_model_dir", "save_model_dir"]
 
 CONFIG, WEIGHTS = "config.toml", "weights.pt"
 
@@ -65,3 +65,12 @@ def load_model_dir(directory: str | os.PathLike, task: str | None = None) -> tup
         raise InputError(f"holds a {config.get('task')!r} model, not {task!r}", path=str(directory))
     state = torch.load(directory / WEIGHTS, map_location="cpu", weights_only=True)
     return config, state
+
+
+def load_built_model(directory: str | os.PathLike, task: str, build) -> tuple:
+    """Rebuild a task model from its directory: ``build(config) -> (model, *extras)``, weights
+    loaded; returns (model in eval mode, *extras, config)."""
+    config, state = load_model_dir(directory, task)
+    model, *extras = build(config)
+    model.load_state_dict(state)
+    return (model.eval(), *extras, config)

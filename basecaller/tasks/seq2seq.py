@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from basecaller.nn import build_recurrent, length_mask
 from basecaller.tasks.fit import FitOptions, fit, pad_sequences, shuffled_batches
-from basecaller.tasks.model_dir import load_model_dir, save_model_dir
+from basecaller.tasks.model_dir import load_built_model, save_model_dir
 from basecaller.tasks.text_data import PAD, Vocab
 
 __all__ = [
@@ -269,10 +269,7 @@ def build_seq2seq(config: dict) -> tuple[Seq2Seq, Vocabs]:
 
 def load_seq2seq(directory: str | os.PathLike) -> tuple[Seq2Seq, Vocabs, dict]:
     """Read a model directory -> (model in eval mode, vocabs, config)."""
-    config, state = load_model_dir(directory, TASK)
-    model, vocabs = build_seq2seq(config)
-    model.load_state_dict(state)
-    return model.eval(), vocabs, config
+    return load_built_model(directory, TASK, build_seq2seq)
 
 
 def train_seq2seq(train, dev, test, output: str | os.PathLike, options: Seq2SeqOptions | None = None,

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from basecaller.nn import build_recurrent
 from basecaller.tasks.fit import FitOptions, fit, pad_sequences, shuffled_batches
-from basecaller.tasks.model_dir import load_model_dir, save_model_dir
+from basecaller.tasks.model_dir import load_built_model, save_model_dir
 from basecaller.tasks.text_data import Vocab, read_conll
 
 __all__ = [
@@ -253,10 +253,7 @@ def build_tagger(config: dict) -> tuple[WordTagger, Encoders]:
 
 def load_tagger(directory: str | os.PathLike) -> tuple[WordTagger, Encoders, dict]:
     """Read a model directory -> (model in eval mode, encoders, config)."""
-    config, state = load_model_dir(directory, TASK)
-    model, encoders = build_tagger(config)
-    model.load_state_dict(state)
-    return model.eval(), encoders, config
+    return load_built_model(directory, TASK, build_tagger)
 
 
 def train_tagger(
