@@ -21,6 +21,7 @@ from basecaller.io.read import Read
 from basecaller.models.config import ModelConfig
 from basecaller.models.ctc import CTCModel
 from basecaller.pipeline import background
+from basecaller.precision import autocast_dtype
 from basecaller.signal.batch import batchify, unbatchify
 from basecaller.signal.chunk import stitch_windows, window_signal
 from basecaller.signal.normalise import normalise_read
@@ -73,11 +74,12 @@ class Basecaller:
 
     def __init__(self, model: CTCModel, *, device: str | torch.device = "cpu", batch_size: int | None = None,
                  window: int | None = None, overlap: int | None = None, beam_size: int = 0, int8: bool = False,
-                 min_samples: int = 200, emit_moves: bool = True, skips: SkipLog | None = None,
+                 precision: str = "auto", min_samples: int = 200, emit_moves: bool = True, skips: SkipLog | None = None,
                  read_groups: dict[str, str] | None = None, check_chemistry: bool = True):
         self.config: ModelConfig = model.config
         self.device = torch.device(device)
         self.model = prepare_for_inference(model, self.device, int8)
+        self.autocast = None if int8 else autocast_dtype(precision, self.device)
         self.stride = self.config.stride
         self.window = window or self.config.window
         self.overlap = self.config.overlap if overlap is None else overlap
@@ -124,7 +126,10 @@ class Basecaller:
     @torch.inference_mode()
     def _run_model(self, windows: np.ndarray) -> np.ndarray:
         signal = torch.from_numpy(windows).to(self.device)
-        return self.model(signal).float().cpu().numpy()  # (B, T', 5)
+        if self.autocast is None:
+            return self.model(signal).float().cpu().numpy()  # (B, T', 5)
+        with torch.autocast(self.device.type, dtype=self.autocast):
+            return self.model(signal).float().cpu().numpy()
 
     def _decode(self, item: _Pending, outputs: np.ndarray) -> CalledRead:
         log_probs = stitch_windows(outputs, item.starts, item.num_samples, self.window, self.stride)

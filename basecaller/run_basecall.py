@@ -38,6 +38,7 @@ class BasecallRequest:
     summary: str | None = None
     resume: bool = False
     int8: bool = False
+    precision: str = "auto"
     threads: int | None = None
     check_chemistry: bool = True
     progress: bool = True
@@ -103,7 +104,7 @@ def basecall_files(request: BasecallRequest) -> BasecallReport:
               for run_id, info in scan_runs(files).items()}
     caller = Basecaller(model, device=select_device(request.device), batch_size=request.batch_size,
                         window=request.window, overlap=request.overlap, beam_size=request.beam_size,
-                        int8=request.int8, min_samples=request.min_samples, emit_moves=request.emit_moves,
+                        int8=request.int8, precision=request.precision, min_samples=request.min_samples, emit_moves=request.emit_moves,
                         skips=report.skips, read_groups={run: rg for run, (rg, _) in groups.items()},
                         check_chemistry=request.check_chemistry)
     with open_writers(request.output, dict(groups.values()), request.emit_moves, request.summary,

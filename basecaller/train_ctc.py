@@ -87,6 +87,7 @@ class TrainOptions:
     warmup_steps: int = 100
     clip_norm: float = 2.0
     device: str = "auto"
+    amp: bool = True  # fp16 autocast on CUDA, bf16 on CPUs with native bf16 units
     seed: int = 0
     validate_every: int = 250
     valid_chunks: int = 256
@@ -168,7 +169,7 @@ def train_basecaller(config: ModelConfig, train_sets: Sequence[ChunkDataset], ou
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     scheduler = warmup_cosine(optimizer, options.steps, options.warmup_steps, final_ratio=0.05)
     trainer = Trainer(model, ctc_loss, optimizer, max_steps=options.steps, scheduler=scheduler,
-                      clip_norm=options.clip_norm, device=options.device, seed=options.seed,
+                      clip_norm=options.clip_norm, device=options.device, amp=options.amp, seed=options.seed,
                       checkpoint_dir=checkpoints, checkpoint_every=options.checkpoint_every,
                       resume=options.resume, validate=_validation(valid_set, options),
                       validate_every=options.validate_every,

@@ -4,7 +4,8 @@
 
 1. Throughput: the lambda reads of data_samples concatenated ``--repeats`` times into one pod5
    (distinct read ids), basecalled by the CLI in a fresh process for each setting: threads
-   1 and 2, float32 and int8, two batch sizes. Prints samples/s of the whole run (model
+   1 and 2; float32, bfloat16 autocast (native on CPUs with AVX512-BF16/AMX) and int8; two
+   batch sizes. Prints samples/s of the whole run (model
    loading included) as a table.
 2. Memory: peak RSS of the same job at 1x, 4x and 16x the input; it should stay flat.
 """
@@ -34,6 +35,7 @@ seconds = time.perf_counter() - start
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"samples": report.samples, "seconds": seconds, "peak_mb": peak_mb}))
 """
+MODES = {"float32": {"precision": "fp32"}, "bfloat16": {"precision": "bf16"}, "int8": {"int8": True}}
 
 
 def make_input(folder: Path, repeats: int) -> Path:
@@ -69,17 +71,17 @@ def main() -> None:
         big = make_input(tmp, args.repeats)
         print("| setting | samples | seconds | samples/s | peak RSS |\n|---|---:|---:|---:|---:|")
         for threads in (1, 2):
-            for int8 in (False, True):
+            for mode, settings in MODES.items():
                 for batch in (32, 128):
-                    stats = run_job(big, tmp / "out.fastq", model=args.model, threads=threads, int8=int8,
-                                    batch_size=batch, device="cpu")
-                    name = f"{threads} thread{'s' if threads > 1 else ''}, {'int8' if int8 else 'float32'}, batch {batch}"
+                    stats = run_job(big, tmp / "out.fastq", model=args.model, threads=threads,
+                                    batch_size=batch, device="cpu", **settings)
+                    name = f"{threads} thread{'s' if threads > 1 else ''}, {mode}, batch {batch}"
                     print(f"| {name} | {stats['samples']:,} | {stats['seconds']:.1f} | "
                           f"{stats['samples'] / stats['seconds']:,.0f} | {stats['peak_mb']:.0f} MB |", flush=True)
         print("\n| input | samples | peak RSS |\n|---|---:|---:|")
         for repeats in (1, 4, 16):
             path = make_input(tmp, repeats)
-            stats = run_job(path, tmp / "mem.fastq", model=args.model, threads=1, device="cpu")
+            stats = run_job(path, tmp / "mem.fastq", model=args.model, threads=1, device="cpu", precision="auto")
             print(f"| {repeats}x | {stats['samples']:,} | {stats['peak_mb']:.0f} MB |", flush=True)
 
 

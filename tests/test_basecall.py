@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import edlib
 import numpy as np
 import pysam
 import pytest
@@ -15,12 +16,13 @@ from conftest import DATA_SAMPLES
 from basecaller.basecall import Basecaller
 from basecaller.data.chunks import ChunkSpec, build_chunks
 from basecaller.data.segmented import simulated_reads
-from basecaller.errors import SkipLog
+from basecaller.errors import InputError, SkipLog
 from basecaller.io.open import open_reads
 from basecaller.io.pod5 import write_pod5
 from basecaller.models.config import ModelConfig, preset
 from basecaller.models.ctc import CTCModel
-from basecaller.train_ctc import chunk_identities, ctc_loss, save_model_dir
+from basecaller.precision import autocast_dtype, cpu_has_bf16
+from basecaller.train_ctc import chunk_identities, ctc_loss, load_model, save_model_dir
 
 LAMBDA = DATA_SAMPLES / "lambda_r941"
 SIMULATED = DATA_SAMPLES / "simulated_r941"
@@ -92,8 +94,8 @@ class _LocalModel(torch.nn.Module):
 def test_windows_and_batches_stitch_to_the_whole_read_result():
     reads = list(open_reads(LAMBDA / "reads.pod5"))
     config = tiny_config()
-    windowed = Basecaller(_LocalModel(config), window=1000, overlap=200, batch_size=3)
-    whole = Basecaller(_LocalModel(config), window=80_000, overlap=0, batch_size=1)
+    windowed = Basecaller(_LocalModel(config), window=1000, overlap=200, batch_size=3, precision="fp32")
+    whole = Basecaller(_LocalModel(config), window=80_000, overlap=0, batch_size=1, precision="fp32")
     for split, single in zip(windowed.call(reads), whole.call(reads)):
         assert split.read_id == single.read_id
         # Identical but for the read's end: the windows leave out the last < stride samples,
@@ -154,6 +156,26 @@ def test_int8_inference_runs_and_agrees(tmp_path):
                            batch_size=4, int8=True)
     assert isinstance(quantised.model.head, torch.ao.nn.quantized.dynamic.Linear)
     assert len(list(quantised.call(reads))) == 2
+
+
+def test_precision_choice():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert autocast_dtype("fp32", cpu) is None and autocast_dtype("bf16", cpu) is torch.bfloat16
+    assert autocast_dtype("auto", cuda) is torch.float16
+    assert autocast_dtype("auto", cpu) is (torch.bfloat16 if cpu_has_bf16() else None)
+    with pytest.raises(InputError, match="unknown precision"):
+        autocast_dtype("fp8", cpu)
+
+
+def test_bf16_calls_match_fp32_calls():
+    """The shipped model in bfloat16 autocast gives nearly the same reads as in float32."""
+    reads = list(open_reads(LAMBDA))[:3]
+    model = load_model("r941_4khz_fast")
+    fp32 = list(Basecaller(model, precision="fp32").call(reads))
+    bf16 = list(Basecaller(load_model("r941_4khz_fast"), precision="bf16").call(reads))
+    edits = sum(edlib.align(a.sequence, b.sequence)["editDistance"] for a, b in zip(fp32, bf16, strict=True))
+    bases = sum(len(a.sequence) for a in fp32)
+    assert bases > 3000 and edits / bases < 0.03
 
 
 def test_wrong_chemistry_is_skipped_with_one_clear_line(tmp_path):

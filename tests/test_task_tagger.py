@@ -12,6 +12,7 @@ from basecaller.tasks.tagger import (
     CASINGS,
     TaggerOptions,
     TaggingData,
+    WordTagger,
     casing,
     entity_scores,
     load_tagger,
@@ -48,11 +49,11 @@ def _toy_data() -> TaggingData:
     return TaggingData("toy", sentences[:60], sentences[60:66], sentences[66:])
 
 
-@pytest.mark.parametrize("char_features", ["rnn", "cnn"])
-def test_train_loss_falls_and_round_trip(tmp_path, char_features):
+@pytest.mark.parametrize(("char_features", "crf"), [("rnn", True), ("cnn", False)])
+def test_train_loss_falls_and_round_trip(tmp_path, char_features, crf):
     torch.set_num_threads(1)
     options = TaggerOptions(hidden_size=16, word_dim=8, char_dim=8, char_hidden=8, dropout=0.0,
-                            char_features=char_features, cell="gru")
+                            char_features=char_features, cell="gru", crf=crf)
     fit = FitOptions(steps=40, batch_size=8, lr=1e-2, warmup_steps=2, validate_every=20)
     model, encoders, record = train_tagger(_toy_data(), tmp_path, options, fit)
     losses = [r["loss"] for r in read_metrics(tmp_path / "checkpoints" / "metrics.jsonl") if r["kind"] == "train"]
@@ -61,6 +62,23 @@ def test_train_loss_falls_and_round_trip(tmp_path, char_features):
     sentences = [["we", "met", "in", "Rome", "."], ["Mr", "Oslo"]]
     assert predict_tags(loaded, loaded_encoders, sentences) == predict_tags(model, encoders, sentences)
     assert [len(t) for t in predict_tags(loaded, loaded_encoders, sentences)] == [5, 2]
+
+
+def test_crf_decoding_follows_transitions():
+    """Viterbi with a forbidden O -> I-PER transition picks B-PER where the per-word argmax
+    would give the invalid "O I-PER"; without the CRF the argmax is returned."""
+    tags = ["O", "B-PER", "I-PER"]
+    model = WordTagger(4, 4, 3, TaggerOptions(crf=True))
+    with torch.no_grad():
+        model.crf.start_transitions.zero_()
+        model.crf.end_transitions.zero_()
+        model.crf.transitions.zero_()
+        model.crf.transitions[0, 2] = -100.0  # O -> I-PER
+    emissions = torch.tensor([[[2.0, 1.5, 0.0], [0.0, 0.0, 3.0], [0.0, 0.0, 0.0]]])
+    best = model.best_tags(emissions, torch.tensor([2]))
+    assert [[tags[k] for k in row] for row in best] == [["B-PER", "I-PER"]]
+    model.crf = None
+    assert model.best_tags(emissions, torch.tensor([2])) == [[0, 2]]
 
 
 def test_cli_tag(tmp_path, capsys):

@@ -15,6 +15,8 @@ def add_fit_arguments(parser, *, steps: int, batch_size: int, lr: float, validat
     group.add_argument("--validate-every", type=int, default=validate_every)
     group.add_argument("--time-limit", type=float, help="stop training after this many minutes")
     group.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    group.add_argument("--fp32", action="store_true",
+                       help="train in float32 (default: fp16 autocast on CUDA, bf16 on CPUs with AMX/AVX512-BF16)")
     group.add_argument("--threads", type=int, help="torch CPU threads")
     group.add_argument("--seed", type=int, default=0)
     group.add_argument("--progress", action="store_true", help="show a progress bar")
@@ -26,7 +28,7 @@ def fit_options(args):
     return FitOptions(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         warmup_steps=args.warmup_steps, clip_norm=args.clip_norm, validate_every=args.validate_every,
-        device=args.device, seed=args.seed, progress=args.progress,
+        device=args.device, amp=not args.fp32, seed=args.seed, progress=args.progress,
         time_limit_s=None if args.time_limit is None else 60 * args.time_limit,
     )
 

@@ -24,6 +24,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-summary", action="store_true", help="do not write a sequencing summary")
     parser.add_argument("--resume", action="store_true", help="keep reads already in OUTPUT and skip them")
     parser.add_argument("--int8", action="store_true", help="int8 dynamic quantisation on CPU")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                        help="model arithmetic: auto = fp16 on CUDA, bf16 on CPUs with native bf16 "
+                             "(AVX512-BF16/AMX), else fp32")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument("--ignore-chemistry", action="store_true", help="basecall reads of another chemistry")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -37,7 +40,7 @@ def run(args) -> int:
         window=args.chunk_size, overlap=args.overlap, beam_size=args.beam, read_ids_file=args.read_ids,
         min_qscore=args.min_qscore, min_samples=args.min_samples, emit_moves=args.emit_moves,
         summary=None if args.no_summary else (args.summary or f"{args.output}.summary.tsv"), resume=args.resume,
-        int8=args.int8, threads=args.threads, check_chemistry=not args.ignore_chemistry,
+        int8=args.int8, precision=args.precision, threads=args.threads, check_chemistry=not args.ignore_chemistry,
         progress=not args.no_progress)
     report = basecall_files(request)
     print(report.line())

@@ -24,6 +24,8 @@ def add_arguments(parser) -> None:
     train.add_argument("--char-features", default="rnn", choices=["rnn", "cnn", "none"])
     train.add_argument("--char-hidden", type=int, default=25)
     train.add_argument("--word-dropout", type=float, default=0.05, help="training: words -> <unk>")
+    train.add_argument("--no-crf", dest="crf", action="store_false",
+                       help="per-word softmax instead of the linear-chain CRF")
     add_fit_arguments(train, steps=3000, batch_size=32, lr=2e-3, validate_every=500)
 
     evaluate = actions.add_parser("evaluate", help="entity-level precision, recall, F1 (seqeval)")
@@ -44,7 +46,7 @@ def _train(args) -> int:
     options = TaggerOptions(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.layers,
                             word_dim=args.word_dim, char_features=args.char_features,
                             char_hidden=args.char_hidden, dropout=args.dropout,
-                            word_dropout=args.word_dropout)
+                            word_dropout=args.word_dropout, crf=args.crf)
     data = load_tagging(args.task, args.data)
     _, _, record = train_tagger(data, args.output, options, fit_options(args))
     print(f"wrote {args.output}: dev F1 {record['dev_f1']:.2f}, test F1 {record['test_f1']:.2f} "

@@ -25,6 +25,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=50)
     parser.add_argument("--no-augment", action="store_true", help="switch off signal augmentation")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    parser.add_argument("--fp32", action="store_true",
+                        help="train in float32 (default: fp16 autocast on CUDA, bf16 on CPUs with AMX/AVX512-BF16)")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoints/last.pt")
@@ -57,7 +59,7 @@ def run(args) -> int:
         raise InputError("--mix needs one weight per --chunks folder")
     valid = ChunkDataset.load(args.valid) if args.valid else None
     options = TrainOptions(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps,
-                           clip_norm=args.clip_norm, device=args.device, seed=args.seed,
+                           clip_norm=args.clip_norm, device=args.device, amp=not args.fp32, seed=args.seed,
                            validate_every=args.validate_every, checkpoint_every=args.checkpoint_every,
                            resume=args.resume, augment=None if args.no_augment else Augment(),
                            progress=not args.quiet)

@@ -34,6 +34,7 @@ class FitOptions:
     validate_every: int = 100
     patience: int = 1_000_000  # validations without improvement before stopping
     device: str = "auto"
+    amp: bool = True  # fp16 autocast on CUDA, bf16 on CPUs with native bf16 units
     seed: int = 0
     time_limit_s: float | None = None  # stop taking batches after this long
     progress: bool = False
@@ -101,6 +102,7 @@ def fit(
         scheduler=scheduler,
         clip_norm=options.clip_norm,
         device=options.device,
+        amp=options.amp,
         seed=options.seed,
         checkpoint_dir=checkpoint_dir,
         checkpoint_every=max(options.steps, 1),

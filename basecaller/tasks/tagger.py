@@ -2,8 +2,9 @@
 
 Each word is represented by a word embedding (lower-cased), a casing class and character-level
 features (a bidirectional recurrent core over its characters, or a char CNN); a bidirectional
-recurrent core over the words then feeds a per-word linear layer over the tags. Scores are
-entity-level precision, recall and F1 by seqeval (exact span and type).
+recurrent core over the words then feeds a per-word linear layer over the tags, scored either
+per word (softmax) or as a whole tag sequence by a linear-chain CRF (``pytorch-crf``, Viterbi
+decoding). Scores are entity-level precision, recall and F1 by seqeval (exact span and type).
 
     data = load_tagging("conll2003", "/path/to/shared/data/text")
     model, record = train_tagger(data, "ner_dir", TaggerOptions(), FitOptions())
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+from torchcrf import CRF
 
 from basecaller.nn import build_recurrent
 from basecaller.tasks.fit import FitOptions, fit, pad_sequences, shuffled_batches
@@ -77,6 +79,7 @@ class TaggerOptions:
     dropout: float = 0.5
     word_dropout: float = 0.05  # training: words replaced by <unk> (characters kept)
     max_word_chars: int = 20
+    crf: bool = True  # linear-chain CRF over the tag sequence instead of a per-word softmax
 
 
 class CharFeatures(nn.Module):
@@ -128,6 +131,7 @@ class WordTagger(nn.Module):
         )
         self.dropout = nn.Dropout(options.dropout)
         self.head = nn.Linear(self.core.output_size, num_tags)
+        self.crf = CRF(num_tags, batch_first=True) if options.crf else None
 
     def forward(self, words, casings, chars, char_lengths, lengths) -> Tensor:
         if self.training and self.options.word_dropout > 0:
@@ -143,6 +147,20 @@ class WordTagger(nn.Module):
         x = self.dropout(torch.cat(parts, dim=-1))  # (N, T, F)
         out, _ = self.core(x, lengths)  # (N, T, 2H)
         return self.head(self.dropout(out))  # (N, T, K)
+
+    def loss(self, emissions: Tensor, tags: Tensor) -> Tensor:
+        """Mean negative log-likelihood per sentence (CRF) or cross-entropy per word."""
+        if self.crf is None:
+            return nn.functional.cross_entropy(emissions.flatten(0, 1), tags.flatten(), ignore_index=IGNORE)
+        mask = tags != IGNORE
+        return -self.crf(emissions, tags.masked_fill(~mask, 0), mask=mask, reduction="mean")
+
+    def best_tags(self, emissions: Tensor, lengths: Tensor) -> list[list[int]]:
+        """The best tag ids of every sentence (Viterbi with a CRF, per-word argmax without)."""
+        if self.crf is None:
+            return [row[:n] for row, n in zip(emissions.argmax(-1).tolist(), lengths.tolist())]
+        mask = torch.arange(emissions.shape[1], device=emissions.device)[None, :] < lengths[:, None].to(emissions.device)
+        return self.crf.decode(emissions, mask=mask)
 
 
 @dataclass
@@ -198,8 +216,7 @@ def collate(examples: list[tuple]) -> tuple[Tensor, ...]:
 
 def _loss(model: WordTagger, batch):
     *inputs, tags = batch
-    logits = model(*inputs)
-    return nn.functional.cross_entropy(logits.flatten(0, 1), tags.flatten(), ignore_index=IGNORE)
+    return model.loss(model(*inputs), tags)
 
 
 @torch.no_grad()
@@ -213,9 +230,9 @@ def predict_tags(model: WordTagger, encoders: Encoders, sentences: list[list[str
     for i in range(0, len(sentences), batch_size):
         chunk = sentences[i : i + batch_size]
         *inputs, _ = collate([encoders.encode(words) for words in chunk])
-        logits = model(*(t.to(device) for t in inputs))
-        best = logits.argmax(-1).tolist()
-        out.extend([encoders.tags.tokens[k] for k in row[: len(words)]] for row, words in zip(best, chunk))
+        emissions = model(*(t.to(device) for t in inputs))
+        best = model.best_tags(emissions, inputs[-1])
+        out.extend([encoders.tags.tokens[k] for k in row] for row in best)
     model.train(was_training)
     return out
 
@@ -244,7 +261,7 @@ def _config(name: str, encoders: Encoders, options: TaggerOptions, training: dic
 
 
 def build_tagger(config: dict) -> tuple[WordTagger, Encoders]:
-    options = TaggerOptions(**config["model"])
+    options = TaggerOptions(**{"crf": False, **config["model"]})  # older directories: softmax
     encoders = Encoders(Vocab(list(config["words"])), Vocab(list(config["chars"])),
                         Vocab(list(config["tags"])), options.max_word_chars)
     model = WordTagger(len(encoders.words), len(encoders.chars), len(encoders.tags), options)

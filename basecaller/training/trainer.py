@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from basecaller.precision import autocast_dtype
 from basecaller.training.checkpoint import load_checkpoint, save_checkpoint
 from basecaller.training.device import get_rng_state, seed_everything, select_device, set_rng_state
 from basecaller.training.early_stopping import EarlyStopping
@@ -118,7 +119,8 @@ class Trainer:
             ``warmup_cosine``).
         clip_norm: clip the gradients' global L2 norm to this; None for no clipping.
         device: "auto" (cuda > mps > cpu), "cuda", "mps", "cpu".
-        amp: mixed precision (float16 autocast + grad scaling); used on cuda only.
+        amp: mixed precision: float16 autocast with grad scaling on CUDA, bfloat16 autocast on
+            CPUs with native bf16 units (weights, optimiser and loss stay float32).
         seed: seeds python, numpy and torch when a run starts afresh.
         checkpoint_dir: where ``last.pt``, ``best.pt`` and ``metrics.jsonl`` go; None for none.
         checkpoint_every: steps between ``last.pt`` writes (also written at the end).
@@ -153,8 +155,9 @@ class Trainer:
         self.model = model.to(self.device)
         self.loss_fn, self.optimizer, self.scheduler = loss_fn, optimizer, scheduler
         self.max_steps, self.clip_norm, self.seed = max_steps, clip_norm, seed
-        self.use_amp = amp and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.amp_dtype = autocast_dtype("auto", self.device) if amp else None
+        self.use_amp = self.amp_dtype is not None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype is torch.float16)
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.checkpoint_every, self.resume = checkpoint_every, resume
         self.validate, self.validate_every = validate, validate_every
@@ -201,7 +204,7 @@ class Trainer:
     def _train_step(self, batch) -> dict:
         self.model.train()
         batch = move_to_device(batch, self.device)
-        with torch.autocast(self.device.type, enabled=self.use_amp):
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
             loss, metrics = _split_loss(self.loss_fn(self.model, batch))
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
