@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pysam
-from conftest import needs_shared
+from conftest import DATA_SAMPLES, needs_shared
 
 from basecaller.alphabet import decode_labels, reverse_complement
 from basecaller.data.chunks import (
@@ -18,7 +18,14 @@ from basecaller.data.chunks import (
     split_by_interval,
     split_by_read,
 )
-from basecaller.data.segmented import bam_reads, taiyaki_reads, tombo_reads
+from basecaller.data.segmented import (
+    _label_starts,
+    bam_reads,
+    pseudo_reads,
+    simulated_reads,
+    taiyaki_reads,
+    tombo_reads,
+)
 
 SPEC = ChunkSpec(chunk_len=3600)
 
@@ -122,3 +129,28 @@ def test_chunks_cli_with_holdout(shared_data, tmp_path):
     assert result.returncode == 0, result.stderr
     train, valid = ChunkDataset.load(tmp_path / "lambda/train"), ChunkDataset.load(tmp_path / "lambda/valid")
     assert len(train) > 500 and len(valid) > 40
+
+
+def test_label_starts_follow_the_alignment_to_our_call():
+    call_starts = np.array([0, 10, 20, 30, 40])  # our call "ACGT": where each base starts, then its end
+    assert _label_starts("ACGT", "ACGT", call_starts).tolist() == [0, 10, 20, 30, 40]
+    # a label base our call lacks starts where the next aligned base does
+    assert _label_starts("ACAGT", "ACGT", call_starts).tolist() == [0, 10, 20, 20, 30, 40]
+    # a base only in our call is passed over
+    assert _label_starts("AGT", "ACGT", call_starts).tolist() == [0, 20, 30, 40]
+
+
+def test_pseudo_labels_land_where_the_simulator_put_them():
+    """Simulated reads labelled by their true sequence, placed on the signal by the shipped
+    model's moves: each base starts within a few samples of its true start, far closer than
+    spreading the bases evenly over the same span."""
+    folder = DATA_SAMPLES / "simulated_r941"
+    truth = {r.read.read_id: r for r in simulated_reads(folder)}
+    placed = list(pseudo_reads(folder, labels=str(folder / "truth.fasta"), model="r941_4khz_fast"))
+    assert len(placed) == len(truth) >= 3
+    for record in placed:
+        true_starts = truth[record.read.read_id].base_starts
+        assert record.sequence == truth[record.read.read_id].sequence
+        error = np.median(np.abs(record.base_starts - true_starts))
+        even = np.linspace(record.base_starts[0], record.base_starts[-1], len(true_starts)).astype(int)
+        assert error < 10 and error < np.median(np.abs(even - true_starts)) / 3

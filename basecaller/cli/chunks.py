@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 NAME = "chunks"
-HELP = "build a training chunk dataset from Tombo fast5, taiyaki HDF5, pod5+BAM or simulator output"
+HELP = ("build a training chunk dataset from Tombo fast5, taiyaki HDF5, pod5+BAM, simulator output or "
+        "pseudo-labels")
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("inputs", nargs="+", help="signal files/folders (or simulator output folders)")
     parser.add_argument("-o", "--output", required=True, help="output folder")
-    parser.add_argument("--source", required=True, choices=["tombo", "taiyaki", "bam", "simulated"])
+    parser.add_argument("--source", required=True, choices=["tombo", "taiyaki", "bam", "simulated", "pseudo"])
     parser.add_argument("--bam", help="aligned BAM with move tables (source 'bam')")
     parser.add_argument("--reference", help="reference FASTA (source 'bam'; default: rebuild from MD tags)")
+    parser.add_argument("--labels", help="FASTQ/FASTA of another basecaller's reads (source 'pseudo')")
+    parser.add_argument("--model", default="auto",
+                        help="our model that places the pseudo-labels on the signal (source 'pseudo')")
     parser.add_argument("--chunk-len", type=int, default=3600, help="samples per chunk (default 3600)")
     parser.add_argument("--step", type=int, help="samples between chunk starts (default: chunk length)")
     parser.add_argument("--min-samples-per-base", type=float, default=6.0)
@@ -38,6 +42,8 @@ def run(args) -> int:
 
     if args.source == "bam" and not args.bam:
         raise InputError("--source bam needs --bam ALIGNMENTS.bam")
+    if args.source == "pseudo" and not args.labels:
+        raise InputError("--source pseudo needs --labels READS.fastq")
     try:
         holdout = [parse_interval(text) for text in args.holdout or []]
     except ValueError as error:
@@ -46,7 +52,8 @@ def run(args) -> int:
                      max_samples_per_base=args.max_samples_per_base,
                      normalisation=Normalisation(method=args.normalisation))
     skips = SkipLog()
-    records = SOURCES[args.source](args.inputs, bam=args.bam, reference=args.reference, skips=skips)
+    records = SOURCES[args.source](args.inputs, bam=args.bam, reference=args.reference, labels=args.labels,
+                                     model=args.model, skips=skips)
     dataset = build_chunks(records, spec, source=args.source)
     print(f"{dataset.meta['num_reads']} reads -> {len(dataset)} chunks; {skips.summary()}")
     if not len(dataset):

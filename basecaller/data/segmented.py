@@ -2,11 +2,13 @@
 sequence in read (time) order, and where each base starts in the signal.
 
 Sources: Tombo-resquiggled FAST5 (``Events`` table), taiyaki mapped-signal HDF5
-(``Ref_to_signal``), POD5 plus an aligned BAM with move tables, and the simulator's output.
+(``Ref_to_signal``), POD5 plus an aligned BAM with move tables, the simulator's output, and
+pseudo-labels (another basecaller's reads, placed on the signal by our own model's moves).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,8 @@ from basecaller.errors import InputError, SkipLog
 from basecaller.io.open import find_signal_files, open_reads
 from basecaller.io.read import Read
 
-__all__ = ["SegmentedRead", "tombo_reads", "taiyaki_reads", "bam_reads", "simulated_reads", "SOURCES"]
+__all__ = ["SegmentedRead", "tombo_reads", "taiyaki_reads", "bam_reads", "simulated_reads", "pseudo_reads",
+           "SOURCES"]
 
 
 @dataclass
@@ -263,4 +266,63 @@ def simulated_reads(paths, skips: SkipLog | None = None, **_) -> Iterator[Segmen
     return _checked(records(), skips)
 
 
-SOURCES = {"tombo": tombo_reads, "taiyaki": taiyaki_reads, "bam": bam_reads, "simulated": simulated_reads}
+# --- pseudo-labels: another basecaller's reads, placed on the signal by our own model -----------
+
+def _label_starts(label: str, call: str, call_starts: np.ndarray) -> np.ndarray:
+    """Signal start of every label base (len(label) + 1 entries) from a global alignment of
+    the label to our call, whose bases start at ``call_starts`` (len(call) + 1 entries).
+    A label base our call lacks starts where the next aligned one does."""
+    import edlib
+
+    cigar = edlib.align(label, call, mode="NW", task="path")["cigar"] or ""
+    starts = np.full(len(label), -1, dtype=np.int64)
+    q = t = 0
+    last_t = 0
+    for count, op in ((int(n), op) for n, op in re.findall(r"(\d+)([=XID])", cigar)):
+        if op in "=X":
+            starts[q : q + count] = call_starts[t : t + count]
+            q, t, last_t = q + count, t + count, t + count
+        elif op == "I":  # in the label only
+            q += count
+        else:  # "D": in our call only
+            t += count
+    end = call_starts[last_t]
+    for i in range(len(starts) - 1, -1, -1):
+        if starts[i] < 0:
+            starts[i] = starts[i + 1] if i + 1 < len(starts) else end
+    return np.append(starts, end)
+
+
+def pseudo_reads(paths, labels: str, model: str = "auto", skips: SkipLog | None = None,
+                 **_) -> Iterator[SegmentedRead]:
+    """Reads labelled by another basecaller's calls (``labels``, FASTQ/FASTA in read order),
+    placed on the signal through the move table of our own ``model``'s call of each read."""
+    from basecaller.basecall import Basecaller
+    from basecaller.run_basecall import choose_model
+    from basecaller.train_ctc import load_model
+
+    skips = skips if skips is not None else SkipLog()
+    if not Path(labels).exists():
+        raise InputError("no such label file", labels)
+    truth = {name: sequence for name, (sequence, _) in _truth_records(Path(labels)).items()}
+
+    def records():
+        reads = list(open_reads(paths, read_ids=truth, skips=skips))
+        if not reads:
+            return
+        model_dir = choose_model(model, reads[0])
+        caller = Basecaller(load_model(model_dir), skips=skips, emit_moves=True, check_chemistry=False)
+        by_id = {read.read_id: read for read in reads}
+        for call in caller.call(reads):
+            read = by_id[call.read_id]
+            steps = np.flatnonzero(call.moves)
+            call_starts = np.append(call.trimmed_samples + call.stride * steps,
+                                    min(call.trimmed_samples + call.stride * len(call.moves), read.num_samples))
+            label = truth[call.read_id].upper()
+            yield SegmentedRead(read, label, _label_starts(label, call.sequence, call_starts))
+
+    return _checked(records(), skips)
+
+
+SOURCES = {"tombo": tombo_reads, "taiyaki": taiyaki_reads, "bam": bam_reads, "simulated": simulated_reads,
+           "pseudo": pseudo_reads}
