@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from basecaller.precision import autocast_dtype
 from basecaller.tasks.charlm import CharLM, CharLMOptions, lm_windows, train_charlm
 from basecaller.tasks.fit import FitOptions
 
@@ -27,7 +28,9 @@ SHARED = Path(os.environ.get("BASECALLER_SHARED_DATA", Path(__file__).resolve().
 
 
 def seconds_per_step(options: CharLMOptions, vocab_size: int, batch_size: int, steps: int = 8) -> float:
-    """Time forward + backward + Adam on random windows (after one warm-up step)."""
+    """Time forward + backward + Adam on random windows (after one warm-up step), in the
+    arithmetic training uses (bfloat16 autocast on CPUs with native bf16 units)."""
+    amp = autocast_dtype("auto", torch.device("cpu"))
     model = CharLM(vocab_size, options)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     ids = torch.randint(0, vocab_size, (batch_size * (options.window + 1) * (steps + 2),))
@@ -36,8 +39,9 @@ def seconds_per_step(options: CharLMOptions, vocab_size: int, batch_size: int, s
     for i, window in enumerate(windows[: steps + 1]):
         if i == 1:
             started = time.monotonic()
-        logits, _ = model(window.inputs)
-        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), window.targets.flatten())
+        with torch.autocast("cpu", dtype=amp, enabled=amp is not None):
+            logits, _ = model(window.inputs)
+            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), window.targets.flatten())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
