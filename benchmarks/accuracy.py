@@ -1,6 +1,7 @@
 """Read identity of the shipped models on held-out and out-of-distribution reads.
 
-    python benchmarks/accuracy.py [--threads 2]
+    python benchmarks/accuracy.py [--threads 2] [--r941 MODEL] [--r1041 MODEL] [--only r941|r1041]
+                                  [--beam N]
 
 R9.4.1 (model r941_4khz_fast):
   * the 7 lambda reads inside Lambda_NEB:14000-26000, the interval kept out of training;
@@ -43,7 +44,8 @@ def truth_identities(calls: Path, truth: dict[str, str]) -> list[float]:
     return scores
 
 
-def evaluate(inputs, reference, model: str, workdir: Path, name: str, threads: int, truth: dict) -> dict:
+def evaluate(inputs, reference, model: str, workdir: Path, name: str, threads: int, truth: dict,
+             beam: int = 0) -> dict:
     import statistics
 
     from basecaller.evaluate import evaluate_calls, summarise
@@ -51,7 +53,7 @@ def evaluate(inputs, reference, model: str, workdir: Path, name: str, threads: i
 
     calls = workdir / f"{name}.fastq"
     report = basecall_files(BasecallRequest(inputs=[str(p) for p in inputs], output=str(calls), model=model,
-                                            threads=threads, progress=False, device="cpu"))
+                                            threads=threads, progress=False, device="cpu", beam_size=beam))
     summary = summarise(evaluate_calls(str(calls), str(reference)))
     summary["samples_per_s"] = report.samples / max(report.seconds, 1e-9)
     scores = truth_identities(calls, truth)
@@ -111,25 +113,32 @@ def remora_truth(workdir: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--r941", default="r941_4khz_fast", help="R9.4.1 model (shipped name or directory)")
+    parser.add_argument("--r1041", default="r1041_4khz_fast", help="R10.4.1 model (shipped name or directory)")
+    parser.add_argument("--only", choices=["r941", "r1041"], help="score one chemistry only")
+    parser.add_argument("--beam", type=int, default=0, help="beam width (0 = greedy)")
     args = parser.parse_args()
+    r941, r1041 = args.r941, args.r1041
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         TRUTH.update(lambda_truth())
         lam = REPO / "data_samples/lambda_r941"
         cases = [
-            ("R9.4.1 lambda, held-out interval (7 reads)", "r941_4khz_fast", [lam / "reads.pod5"], lam / "lambda.fasta"),
-            ("R9.4.1 taiyaki reads, other organism (7)", "r941_4khz_fast", *_pair(taiyaki_inputs(work))),
-            ("R9.4.1 simulated, random genome (20)", "r941_4khz_fast", *_pair(simulated_inputs(work, "r9.4.1", 4000))),
-            ("R10.4.1 remora hg38 reads (28)", "r1041_4khz_fast",
+            ("R9.4.1 lambda, held-out interval (7 reads)", r941, [lam / "reads.pod5"], lam / "lambda.fasta"),
+            ("R9.4.1 taiyaki reads, other organism (7)", r941, *_pair(taiyaki_inputs(work))),
+            ("R9.4.1 simulated, random genome (20)", r941, *_pair(simulated_inputs(work, "r9.4.1", 4000))),
+            ("R10.4.1 remora hg38 reads (28)", r1041,
              [DATA / "r1041_remora_4khz/can_reads.pod5", DATA / "r1041_remora_4khz/mod_reads.pod5"], remora_truth(work)),
-            ("R10.4.1 simulated 4 kHz, random genome (20)", "r1041_4khz_fast",
+            ("R10.4.1 simulated 4 kHz, random genome (20)", r1041,
              *_pair(simulated_inputs(work, "r10.4.1", 4000))),
-            ("R10.4.1 simulated 5 kHz, resampled (20)", "r1041_4khz_fast",
+            ("R10.4.1 simulated 5 kHz, resampled (20)", r1041,
              *_pair(simulated_inputs(work, "r10.4.1", 5000))),
         ]
+        if args.only:
+            cases = [case for case in cases if case[0].startswith({"r941": "R9", "r1041": "R10"}[args.only])]
         for index, (name, model, inputs, reference) in enumerate(cases):
-            summary = evaluate(inputs, reference, model, work, f"case{index}", args.threads, TRUTH)
+            summary = evaluate(inputs, reference, model, work, f"case{index}", args.threads, TRUTH, args.beam)
             rows.append((name, model, summary))
     print("| reads | model | minimap2 mapped | median identity (mapped) | median identity to truth (all) |")
     print("|---|---|---:|---:|---:|")
