@@ -107,6 +107,15 @@ def test_cli_error_for_nothing_usable(tmp_path):
     assert "no chunks could be cut" in result.stderr
 
 
+@pytest.mark.parametrize(("extra", "message"), [([], "--source pseudo needs --labels"),
+                                                 (["--labels", "missing.fastq"], "no such label file")])
+def test_pseudo_labels_need_a_label_file(tmp_path, extra, message):
+    result = subprocess.run([sys.executable, "-m", "basecaller", "chunks", str(GOOD_POD5), "--source", "pseudo",
+                             "-o", str(tmp_path / "out"), *extra], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["convert", "--help"], ["chunks", "--help"]])
 def test_help_runs(argv):
     result = subprocess.run([sys.executable, "-m", "basecaller", *argv], capture_output=True, text=True)
