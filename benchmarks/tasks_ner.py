@@ -55,14 +55,14 @@ def seconds_per_step(data, options: TaggerOptions, batch_size: int, steps: int =
 
 
 def run(data, options: TaggerOptions, minutes: float, batch_size: int, lr: float, output: str,
-        steps: int | None = None) -> dict:
+        steps: int | None = None, train_on_dev: bool = False) -> dict:
     step_s = seconds_per_step(data, options, batch_size)
     budget_s = None if steps else 60 * minutes
     steps = steps or max(20, int(0.85 * budget_s / step_s))  # dev F1 five times costs ~15%
     fit = FitOptions(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=min(50, steps // 10),
                      validate_every=max(10, steps // 5), time_limit_s=budget_s)
     started = time.monotonic()
-    _, _, record = train_tagger(data, output, options, fit)
+    _, _, record = train_tagger(data, output, options, fit, train_on_dev=train_on_dev)
     record.update(wall_seconds=round(time.monotonic() - started, 1), cell=options.cell,
                   char_features=options.char_features, seconds_per_step_measured=round(step_s, 3))
     return record
@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--data-set", default="conll2003", choices=["conll2003", "wnut17"])
     parser.add_argument("--cell", default="lstm")
     parser.add_argument("--hidden-size", type=int, default=200)
+    parser.add_argument("--train-on-dev", action="store_true", help="train on train + dev, keep the last weights")
     parser.add_argument("--no-crf", dest="crf", action="store_false", help="per-word softmax instead of a CRF")
     parser.add_argument("--char-features", default="rnn", choices=["rnn", "cnn", "none"])
     parser.add_argument("--batch-size", type=int, default=32)
@@ -89,7 +90,7 @@ def main() -> None:
         options = TaggerOptions(cell=cell, hidden_size=args.hidden_size, char_features=args.char_features,
                                 crf=args.crf)
         output = args.output if args.output and not args.compare else tempfile.mkdtemp(prefix=f"ner_{cell}_")
-        record = run(data, options, args.minutes, args.batch_size, args.lr, output, args.steps)
+        record = run(data, options, args.minutes, args.batch_size, args.lr, output, args.steps, args.train_on_dev)
         record.update(hardware=f"{platform.machine()} CPU, {args.threads} thread(s)", output=output)
         print(json.dumps(record), flush=True)
 

@@ -64,6 +64,16 @@ def test_train_loss_falls_and_round_trip(tmp_path, char_features, crf):
     assert [len(t) for t in predict_tags(loaded, loaded_encoders, sentences)] == [5, 2]
 
 
+def test_train_on_dev_learns_dev_words_and_keeps_the_last_weights(tmp_path):
+    data = _toy_data()
+    data.dev = [(["we", "met", "in", "Zurich", "."], ["O", "O", "O", "B-LOC", "O"])]
+    options = TaggerOptions(hidden_size=8, word_dim=4, char_dim=4, char_hidden=4)
+    _, encoders, record = train_tagger(data, tmp_path, options, FitOptions(steps=4, validate_every=2),
+                                       train_on_dev=True)
+    assert "zurich" in encoders.words.index and record["trained_on"] == "train+dev"
+    assert record["best_step"] is None and record["steps"] == 4
+
+
 def test_crf_decoding_follows_transitions():
     """Viterbi with a forbidden O -> I-PER transition picks B-PER where the per-word argmax
     would give the invalid "O I-PER"; without the CRF the argmax is returned."""

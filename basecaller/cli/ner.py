@@ -24,6 +24,8 @@ def add_arguments(parser) -> None:
     train.add_argument("--char-features", default="rnn", choices=["rnn", "cnn", "none"])
     train.add_argument("--char-hidden", type=int, default=25)
     train.add_argument("--word-dropout", type=float, default=0.05, help="training: words -> <unk>")
+    train.add_argument("--train-on-dev", action="store_true",
+                       help="train on train + dev for all steps and keep the last weights (dev no longer held out)")
     train.add_argument("--no-crf", dest="crf", action="store_false",
                        help="per-word softmax instead of the linear-chain CRF")
     add_fit_arguments(train, steps=3000, batch_size=32, lr=2e-3, validate_every=500)
@@ -48,7 +50,7 @@ def _train(args) -> int:
                             char_hidden=args.char_hidden, dropout=args.dropout,
                             word_dropout=args.word_dropout, crf=args.crf)
     data = load_tagging(args.task, args.data)
-    _, _, record = train_tagger(data, args.output, options, fit_options(args))
+    _, _, record = train_tagger(data, args.output, options, fit_options(args), train_on_dev=args.train_on_dev)
     print(f"wrote {args.output}: dev F1 {record['dev_f1']:.2f}, test F1 {record['test_f1']:.2f} "
           f"(P {record['test_precision']:.2f}, R {record['test_recall']:.2f}) in {record['train_seconds']} s")
     return 0

@@ -278,12 +278,17 @@ def train_tagger(
     output: str | os.PathLike,
     options: TaggerOptions | None = None,
     fit_options: FitOptions | None = None,
+    train_on_dev: bool = False,
 ) -> tuple[WordTagger, Encoders, dict]:
-    """Train on ``data.train``, keep the best dev F1, score dev and test, save ``output``."""
+    """Train on ``data.train``, keep the best dev F1, score dev and test, save ``output``.
+
+    With ``train_on_dev`` the model trains on train + dev for the full step budget and keeps
+    its last weights (the usual final CoNLL setting; its dev score is then not held out)."""
     options = options or TaggerOptions()
     fit_options = fit_options or FitOptions()
-    encoders = Encoders.build(data.train, options.max_word_chars)
-    train = [encoders.encode(words, tags) for words, tags in data.train]
+    sentences = data.train + (data.dev if train_on_dev else [])
+    encoders = Encoders.build(sentences, options.max_word_chars)
+    train = [encoders.encode(words, tags) for words, tags in sentences]
     torch.manual_seed(fit_options.seed)
     model = WordTagger(len(encoders.words), len(encoders.chars), len(encoders.tags), options)
     started = time.monotonic()
@@ -291,13 +296,14 @@ def train_tagger(
         model, _loss, shuffled_batches(train, fit_options.batch_size, collate, fit_options.seed),
         fit_options,
         validate=lambda m: {"dev_f1": evaluate_tagger(m, encoders, data.dev)["f1"]},
-        metric="dev_f1", mode="max", checkpoint_dir=os.path.join(output, "checkpoints"),
+        metric=None if train_on_dev else "dev_f1", mode="max",
+        checkpoint_dir=os.path.join(output, "checkpoints"),
     )
     seconds = time.monotonic() - started
     dev, test = evaluate_tagger(model, encoders, data.dev), evaluate_tagger(model, encoders, data.test)
     record = {**data.provenance, "steps": result.step, "best_step": result.best_step,
               "train_seconds": round(seconds, 1), "threads": torch.get_num_threads(),
-              "dev_f1": round(dev["f1"], 2), "test_f1": round(test["f1"], 2),
+              "trained_on": "train+dev" if train_on_dev else "train", "dev_f1": round(dev["f1"], 2), "test_f1": round(test["f1"], 2),
               "test_precision": round(test["precision"], 2), "test_recall": round(test["recall"], 2),
               "test_per_type_f1": test["per_type_f1"],
               "fit": asdict(fit_options)}
