@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--data-set", default="conll2003", choices=["conll2003", "wnut17"])
     parser.add_argument("--cell", default="lstm")
     parser.add_argument("--hidden-size", type=int, default=200)
+    parser.add_argument("--context", type=int, default=0, help="words of document context per example")
     parser.add_argument("--train-on-dev", action="store_true", help="train on train + dev, keep the last weights")
     parser.add_argument("--no-crf", dest="crf", action="store_false", help="per-word softmax instead of a CRF")
     parser.add_argument("--char-features", default="rnn", choices=["rnn", "cnn", "none"])
@@ -88,7 +89,7 @@ def main() -> None:
     data = load_tagging(args.data_set, SHARED / "text")
     for cell in ["rnn", "gru", "lstm"] if args.compare else [args.cell]:
         options = TaggerOptions(cell=cell, hidden_size=args.hidden_size, char_features=args.char_features,
-                                crf=args.crf)
+                                crf=args.crf, context_tokens=args.context)
         output = args.output if args.output and not args.compare else tempfile.mkdtemp(prefix=f"ner_{cell}_")
         record = run(data, options, args.minutes, args.batch_size, args.lr, output, args.steps, args.train_on_dev)
         record.update(hardware=f"{platform.machine()} CPU, {args.threads} thread(s)", output=output)

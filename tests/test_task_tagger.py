@@ -17,6 +17,7 @@ from basecaller.tasks.tagger import (
     entity_scores,
     load_tagger,
     load_tagging,
+    pack_sentences,
     predict_tags,
     train_tagger,
 )
@@ -72,6 +73,27 @@ def test_train_on_dev_learns_dev_words_and_keeps_the_last_weights(tmp_path):
                                        train_on_dev=True)
     assert "zurich" in encoders.words.index and record["trained_on"] == "train+dev"
     assert record["best_step"] is None and record["steps"] == 4
+
+
+def test_pack_sentences_keeps_documents_apart_and_under_the_budget():
+    lengths, documents = [3, 4, 2, 9, 1, 1], [0, 0, 0, 0, 1, 1]
+    assert pack_sentences(lengths, documents, 8) == [[0, 1], [2], [3], [4, 5]]
+    assert pack_sentences(lengths, documents, 0) == [[i] for i in range(6)]
+    assert pack_sentences(lengths, None, 8) == [[i] for i in range(6)]
+
+
+def test_context_model_tags_every_sentence_back(tmp_path):
+    data = _toy_data()
+    data.documents = {split: [i // 4 for i in range(len(getattr(data, split)))] for split in ("train", "dev", "test")}
+    options = TaggerOptions(hidden_size=16, word_dim=8, char_dim=8, char_hidden=8, dropout=0.0, cell="gru",
+                            context_tokens=12)
+    model, encoders, record = train_tagger(data, tmp_path, options, FitOptions(steps=60, batch_size=8, lr=1e-2))
+    sentences = [words for words, _ in data.test]
+    tags = predict_tags(model, encoders, sentences, data.documents["test"])
+    assert [len(t) for t in tags] == [len(s) for s in sentences]
+    assert record["test_f1"] > 50
+    loaded, loaded_encoders, _ = load_tagger(tmp_path)
+    assert predict_tags(loaded, loaded_encoders, sentences, data.documents["test"]) == tags
 
 
 def test_crf_decoding_follows_transitions():

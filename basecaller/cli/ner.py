@@ -24,6 +24,8 @@ def add_arguments(parser) -> None:
     train.add_argument("--char-features", default="rnn", choices=["rnn", "cnn", "none"])
     train.add_argument("--char-hidden", type=int, default=25)
     train.add_argument("--word-dropout", type=float, default=0.05, help="training: words -> <unk>")
+    train.add_argument("--context", type=int, default=0, metavar="TOKENS",
+                       help="tag runs of consecutive sentences of a document together, up to TOKENS words")
     train.add_argument("--train-on-dev", action="store_true",
                        help="train on train + dev for all steps and keep the last weights (dev no longer held out)")
     train.add_argument("--no-crf", dest="crf", action="store_false",
@@ -48,7 +50,8 @@ def _train(args) -> int:
     options = TaggerOptions(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.layers,
                             word_dim=args.word_dim, char_features=args.char_features,
                             char_hidden=args.char_hidden, dropout=args.dropout,
-                            word_dropout=args.word_dropout, crf=args.crf)
+                            word_dropout=args.word_dropout, crf=args.crf,
+                            context_tokens=args.context)
     data = load_tagging(args.task, args.data)
     _, _, record = train_tagger(data, args.output, options, fit_options(args), train_on_dev=args.train_on_dev)
     print(f"wrote {args.output}: dev F1 {record['dev_f1']:.2f}, test F1 {record['test_f1']:.2f} "
@@ -61,7 +64,7 @@ def _evaluate(args) -> int:
 
     model, encoders, config = load_tagger(args.model)
     data = load_tagging(config["dataset"], args.data)
-    scores = evaluate_tagger(model, encoders, getattr(data, args.split))
+    scores = evaluate_tagger(model, encoders, getattr(data, args.split), data.documents.get(args.split))
     print(f"{config['dataset']} {args.split}: F1 {scores['f1']:.2f} "
           f"(P {scores['precision']:.2f}, R {scores['recall']:.2f})")
     for kind, f1 in scores["per_type_f1"].items():
@@ -74,7 +77,7 @@ def _tag(args) -> int:
 
     model, encoders, _ = load_tagger(args.model)
     sentences = [s.split() for s in args.sentences]
-    for words, tags in zip(sentences, predict_tags(model, encoders, sentences)):
+    for words, tags in zip(sentences, predict_tags(model, encoders, sentences, [0] * len(sentences))):
         print(" ".join(f"{w}/{t}" for w, t in zip(words, tags)))
     return 0
 

@@ -24,7 +24,7 @@ from torchcrf import CRF
 from basecaller.nn import build_recurrent
 from basecaller.tasks.fit import FitOptions, fit, pad_sequences, shuffled_batches
 from basecaller.tasks.model_dir import load_built_model, save_model_dir
-from basecaller.tasks.text_data import Vocab, read_conll
+from basecaller.tasks.text_data import Vocab, conll_documents, read_conll
 
 __all__ = [
     "CASINGS",
@@ -36,6 +36,7 @@ __all__ = [
     "evaluate_tagger",
     "load_tagger",
     "load_tagging",
+    "pack_sentences",
     "predict_tags",
     "train_tagger",
 ]
@@ -80,6 +81,7 @@ class TaggerOptions:
     word_dropout: float = 0.05  # training: words replaced by <unk> (characters kept)
     max_word_chars: int = 20
     crf: bool = True  # linear-chain CRF over the tag sequence instead of a per-word softmax
+    context_tokens: int = 0  # > 0: tag runs of consecutive sentences of a document together, up to this many words
 
 
 class CharFeatures(nn.Module):
@@ -172,6 +174,7 @@ class TaggingData:
     dev: list[tuple[list[str], list[str]]]
     test: list[tuple[list[str], list[str]]]
     provenance: dict = field(default_factory=dict)
+    documents: dict[str, list[int]] = field(default_factory=dict)  # split -> document of each sentence
 
 
 def load_tagging(name: str, data_root: str | os.PathLike) -> TaggingData:
@@ -181,7 +184,30 @@ def load_tagging(name: str, data_root: str | os.PathLike) -> TaggingData:
     folder, *files = DATASETS[name]
     root = Path(data_root) / folder
     train, dev, test = (read_conll(root / f) for f in files)
-    return TaggingData(name, train, dev, test, {"data": str(root), "split": "standard"})
+    documents = {split: conll_documents(root / f) for split, f in zip(("train", "dev", "test"), files)}
+    return TaggingData(name, train, dev, test, {"data": str(root), "split": "standard"}, documents)
+
+
+def pack_sentences(lengths: list[int], documents: list[int] | None, max_tokens: int) -> list[list[int]]:
+    """Sentence indices grouped into runs of consecutive sentences of one document holding at
+    most ``max_tokens`` words (a longer sentence stays alone); one per group without documents."""
+    if not max_tokens or documents is None:
+        return [[i] for i in range(len(lengths))]
+    groups, size = [], 0
+    for i, length in enumerate(lengths):
+        if groups and documents[i] == documents[groups[-1][-1]] and size + length <= max_tokens:
+            groups[-1].append(i)
+            size += length
+        else:
+            groups.append([i])
+            size = length
+    return groups
+
+
+def _joined(sentences, groups):
+    """Each group's sentences as one (words, tags) sequence."""
+    return [([w for i in group for w in sentences[i][0]], [t for i in group for t in sentences[i][1]])
+            for group in groups]
 
 
 @dataclass
@@ -221,18 +247,24 @@ def _loss(model: WordTagger, batch):
 
 @torch.no_grad()
 def predict_tags(model: WordTagger, encoders: Encoders, sentences: list[list[str]],
-                 batch_size: int = 64) -> list[list[str]]:
-    """Tag sentences of words."""
+                 documents: list[int] | None = None, batch_size: int = 64) -> list[list[str]]:
+    """Tag sentences of words (with ``documents``, the document of each sentence, a model
+    trained with context tags runs of neighbouring sentences together)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    out = []
-    for i in range(0, len(sentences), batch_size):
-        chunk = sentences[i : i + batch_size]
+    groups = pack_sentences([len(words) for words in sentences], documents, model.options.context_tokens)
+    joined = [[w for i in group for w in sentences[i]] for group in groups]
+    tagged = []
+    for i in range(0, len(joined), batch_size):
+        chunk = joined[i : i + batch_size]
         *inputs, _ = collate([encoders.encode(words) for words in chunk])
         emissions = model(*(t.to(device) for t in inputs))
-        best = model.best_tags(emissions, inputs[-1])
-        out.extend([encoders.tags.tokens[k] for k in row] for row in best)
+        tagged.extend([encoders.tags.tokens[k] for k in row] for row in model.best_tags(emissions, inputs[-1]))
+    out: list[list[str]] = [[] for _ in sentences]
+    for group, tags in zip(groups, tagged):
+        for index in group:
+            out[index], tags = tags[: len(sentences[index])], tags[len(sentences[index]) :]
     model.train(was_training)
     return out
 
@@ -248,9 +280,9 @@ def entity_scores(truth: list[list[str]], predicted: list[list[str]]) -> dict:
             "f1": 100 * f1_score(truth, predicted, zero_division=0), "per_type_f1": per_type}
 
 
-def evaluate_tagger(model: WordTagger, encoders: Encoders, sentences) -> dict:
-    """``sentences``: [(words, tags)] -> entity_scores."""
-    predicted = predict_tags(model, encoders, [words for words, _ in sentences])
+def evaluate_tagger(model: WordTagger, encoders: Encoders, sentences, documents: list[int] | None = None) -> dict:
+    """``sentences``: [(words, tags)] (and the document of each) -> entity_scores."""
+    predicted = predict_tags(model, encoders, [words for words, _ in sentences], documents)
     return entity_scores([tags for _, tags in sentences], predicted)
 
 
@@ -273,6 +305,14 @@ def load_tagger(directory: str | os.PathLike) -> tuple[WordTagger, Encoders, dic
     return load_built_model(directory, TASK, build_tagger)
 
 
+def _training_documents(data: TaggingData, train_on_dev: bool) -> list[int] | None:
+    train = data.documents.get("train")
+    if train is None or not train_on_dev:
+        return train
+    dev = data.documents.get("dev")
+    return None if dev is None else train + [max(train, default=-1) + 1 + d for d in dev]
+
+
 def train_tagger(
     data: TaggingData,
     output: str | os.PathLike,
@@ -287,20 +327,24 @@ def train_tagger(
     options = options or TaggerOptions()
     fit_options = fit_options or FitOptions()
     sentences = data.train + (data.dev if train_on_dev else [])
+    documents = _training_documents(data, train_on_dev)
     encoders = Encoders.build(sentences, options.max_word_chars)
-    train = [encoders.encode(words, tags) for words, tags in sentences]
+    groups = pack_sentences([len(words) for words, _ in sentences], documents, options.context_tokens)
+    train = [encoders.encode(words, tags) for words, tags in _joined(sentences, groups)]
+    dev_docs, test_docs = data.documents.get("dev"), data.documents.get("test")
     torch.manual_seed(fit_options.seed)
     model = WordTagger(len(encoders.words), len(encoders.chars), len(encoders.tags), options)
     started = time.monotonic()
     result = fit(
         model, _loss, shuffled_batches(train, fit_options.batch_size, collate, fit_options.seed),
         fit_options,
-        validate=lambda m: {"dev_f1": evaluate_tagger(m, encoders, data.dev)["f1"]},
+        validate=lambda m: {"dev_f1": evaluate_tagger(m, encoders, data.dev, dev_docs)["f1"]},
         metric=None if train_on_dev else "dev_f1", mode="max",
         checkpoint_dir=os.path.join(output, "checkpoints"),
     )
     seconds = time.monotonic() - started
-    dev, test = evaluate_tagger(model, encoders, data.dev), evaluate_tagger(model, encoders, data.test)
+    dev = evaluate_tagger(model, encoders, data.dev, dev_docs)
+    test = evaluate_tagger(model, encoders, data.test, test_docs)
     record = {**data.provenance, "steps": result.step, "best_step": result.best_step,
               "train_seconds": round(seconds, 1), "threads": torch.get_num_threads(),
               "trained_on": "train+dev" if train_on_dev else "train", "dev_f1": round(dev["f1"], 2), "test_f1": round(test["f1"], 2),

@@ -18,6 +18,7 @@ __all__ = [
     "PAD",
     "UNK",
     "Vocab",
+    "conll_documents",
     "read_conll",
     "read_sst2",
     "read_splice",
@@ -100,20 +101,32 @@ def read_sst2(path: str | os.PathLike) -> list[tuple[list[str], int]]:
 def read_conll(path: str | os.PathLike) -> list[tuple[list[str], list[str]]]:
     """CoNLL-style tagging files: a token a line, the word first and the tag last
     (space- or tab-separated), blank lines between sentences; ``-DOCSTART-`` lines dropped."""
-    sentences, words, tags = [], [], []
+    return [(words, tags) for words, tags, _ in _conll_sentences(path)]
+
+
+def conll_documents(path: str | os.PathLike) -> list[int]:
+    """The document index of each sentence ``read_conll`` returns: a new document starts at
+    every ``-DOCSTART-`` line; in a file without them every sentence is its own document."""
+    documents = [document for _, _, document in _conll_sentences(path)]
+    return documents if any(d >= 0 for d in documents) else list(range(len(documents)))
+
+
+def _conll_sentences(path):
+    sentences, words, tags, document = [], [], [], -1
     for number, line in enumerate(read_text(path).split("\n"), start=1):
         fields = line.split()
         if not fields or fields[0] == "-DOCSTART-":
             if words:
-                sentences.append((words, tags))
+                sentences.append((words, tags, document))
                 words, tags = [], []
+            document += bool(fields)
             continue
         if len(fields) < 2:
             raise InputError(f"line {number}: expected a word and a tag", path=str(path))
         words.append(fields[0])
         tags.append(fields[-1])
     if words:
-        sentences.append((words, tags))
+        sentences.append((words, tags, document))
     return sentences
 
 
