@@ -20,7 +20,7 @@ from basecaller.errors import InputError, SkipLog
 from basecaller.io.read import Read
 from basecaller.models.config import ModelConfig
 from basecaller.models.ctc import CTCModel
-from basecaller.pipeline import background
+from basecaller.pipeline import background, ordered_map
 from basecaller.precision import autocast_dtype
 from basecaller.signal.batch import batchify, unbatchify
 from basecaller.signal.chunk import stitch_windows, window_signal
@@ -74,12 +74,13 @@ class Basecaller:
 
     def __init__(self, model: CTCModel, *, device: str | torch.device = "cpu", batch_size: int | None = None,
                  window: int | None = None, overlap: int | None = None, beam_size: int = 0, int8: bool = False,
-                 precision: str = "auto", min_samples: int = 200, emit_moves: bool = True, skips: SkipLog | None = None,
+                 precision: str = "auto", model_workers: int = 1, min_samples: int = 200, emit_moves: bool = True, skips: SkipLog | None = None,
                  read_groups: dict[str, str] | None = None, check_chemistry: bool = True):
         self.config: ModelConfig = model.config
         self.device = torch.device(device)
         self.model = prepare_for_inference(model, self.device, int8)
         self.autocast = None if int8 else autocast_dtype(precision, self.device)
+        self.model_workers = max(1, model_workers)
         self.stride = self.config.stride
         self.window = window or self.config.window
         self.overlap = self.config.overlap if overlap is None else overlap
@@ -149,6 +150,6 @@ class Basecaller:
         """Basecall reads in input order (each yielded once all its windows are through)."""
         pending: dict[int, _Pending] = {}
         batches = background(batchify(self._windows(reads, pending), self.batch_size), maxsize=4)
-        results = background(((batch, self._run_model(batch.windows)) for batch in batches), maxsize=4)
+        results = ordered_map(lambda batch: (batch, self._run_model(batch.windows)), batches, self.model_workers)
         for key, outputs in unbatchify(results):
             yield self._decode(pending.pop(key), outputs)

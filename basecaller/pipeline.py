@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
-__all__ = ["background"]
+__all__ = ["background", "ordered_map"]
 
 _DONE = object()
 
@@ -56,3 +59,21 @@ def background(items: Iterable[T], maxsize: int = 4) -> Iterator[T]:
                 buffer.get_nowait()
             except queue.Empty:
                 thread.join(timeout=0.05)
+
+
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int = 1, maxsize: int = 4) -> Iterator[R]:
+    """``fn`` over ``items`` in ``workers`` background threads, results in input order, at most
+    ``maxsize + workers`` items in flight. Torch releases the GIL inside its kernels, so
+    model calls in several threads (each single-threaded) use several cores."""
+    if workers <= 1:
+        yield from background((fn(item) for item in items), maxsize)
+        return
+    source = background(items, maxsize)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="model") as pool:
+        in_flight: deque = deque()
+        for item in source:
+            in_flight.append(pool.submit(fn, item))
+            if len(in_flight) >= workers + maxsize:
+                yield in_flight.popleft().result()
+        while in_flight:
+            yield in_flight.popleft().result()

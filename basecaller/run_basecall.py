@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -84,9 +85,20 @@ def _peek(reads):
     return first, (itertools.chain([first], reads) if first is not None else iter(()))
 
 
+def cpu_model_workers(threads: int | None) -> int:
+    """Model worker threads on CPU: ``threads``, or every core this process may use."""
+    if threads:
+        return threads
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def basecall_files(request: BasecallRequest) -> BasecallReport:
     """Basecall every readable read of the inputs into ``request.output`` (atomically)."""
-    if request.threads:
+    device = select_device(request.device)
+    workers = cpu_model_workers(request.threads) if device.type == "cpu" else 1
+    if device.type == "cpu":
+        torch.set_num_threads(1)  # one thread per model worker: faster than intra-op threads here
+    elif request.threads:
         torch.set_num_threads(request.threads)
     report = BasecallReport()
     files = find_signal_files(request.inputs, report.skips)
@@ -102,7 +114,7 @@ def basecall_files(request: BasecallRequest) -> BasecallReport:
     report.model = model.config.name
     groups = {run_id: read_group(run_id, model.config.name, info["flow_cell_id"])
               for run_id, info in scan_runs(files).items()}
-    caller = Basecaller(model, device=select_device(request.device), batch_size=request.batch_size,
+    caller = Basecaller(model, device=device, batch_size=request.batch_size, model_workers=workers,
                         window=request.window, overlap=request.overlap, beam_size=request.beam_size,
                         int8=request.int8, precision=request.precision, min_samples=request.min_samples, emit_moves=request.emit_moves,
                         skips=report.skips, read_groups={run: rg for run, (rg, _) in groups.items()},
