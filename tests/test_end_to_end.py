@@ -20,12 +20,13 @@ def run(*args) -> subprocess.CompletedProcess:
 
 def test_shipped_model_calls_held_out_lambda_reads(tmp_path):
     """These 7 reads map inside Lambda_NEB:14000-26000, which the shipped R9.4.1 model never
-    trained on. Measured with the shipped model: 5 of 7 map, median identity 0.78 (README)."""
+    trained on. Measured with the shipped model: 5 of 7 map, median identity 0.805 (README);
+    the test allows 0.77 so that other CPUs' arithmetic (float32 or bfloat16) passes."""
     run("basecall", LAMBDA / "reads.pod5", "-o", tmp_path / "calls.fastq.gz", "--no-progress")
     run("evaluate", tmp_path / "calls.fastq.gz", "--reference", LAMBDA / "lambda.fasta", "-o", tmp_path / "eval")
     summary = json.loads((tmp_path / "eval.summary.json").read_text())
     assert summary["reads"] == 7
     assert summary["mapped"] >= 4
-    assert summary["median_identity"] > 0.72
+    assert summary["median_identity"] > 0.77
     per_read = (tmp_path / "eval.per_read.tsv").read_text().splitlines()
     assert len(per_read) == 8 and (tmp_path / "eval.identity.png").stat().st_size > 1000
