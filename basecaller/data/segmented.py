@@ -8,7 +8,9 @@ pseudo-labels (another basecaller's reads, placed on the signal by our own model
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -307,14 +309,23 @@ def pseudo_reads(paths, labels: str, model: str = "auto", skips: SkipLog | None 
     truth = {name: sequence for name, (sequence, _) in _truth_records(Path(labels)).items()}
 
     def records():
-        reads = list(open_reads(paths, read_ids=truth, skips=skips))
-        if not reads:
+        reads = iter(open_reads(paths, read_ids=truth, skips=skips))
+        first = next(reads, None)
+        if first is None:
             return
-        model_dir = choose_model(model, reads[0])
-        caller = Basecaller(load_model(model_dir), skips=skips, emit_moves=True, check_chemistry=False)
-        by_id = {read.read_id: read for read in reads}
-        for call in caller.call(reads):
-            read = by_id[call.read_id]
+        caller = Basecaller(load_model(choose_model(model, first)), skips=skips, emit_moves=True,
+                            check_chemistry=False)
+        in_flight: OrderedDict[str, Read] = OrderedDict()  # handed to the caller, not yet called back
+
+        def remembered():
+            for read in itertools.chain([first], reads):
+                in_flight[read.read_id] = read
+                yield read
+
+        for call in caller.call(remembered()):  # calls come back in input order
+            read_id, read = in_flight.popitem(last=False)
+            while read_id != call.read_id:  # reads before it that the caller skipped
+                read_id, read = in_flight.popitem(last=False)
             steps = np.flatnonzero(call.moves)
             call_starts = np.append(call.trimmed_samples + call.stride * steps,
                                     min(call.trimmed_samples + call.stride * len(call.moves), read.num_samples))
