@@ -127,10 +127,8 @@ class Basecaller:
     @torch.inference_mode()
     def _run_model(self, windows: np.ndarray) -> np.ndarray:
         signal = torch.from_numpy(windows).to(self.device)
-        if self.autocast is None:
+        with torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
             return self.model(signal).float().cpu().numpy()  # (B, T', 5)
-        with torch.autocast(self.device.type, dtype=self.autocast):
-            return self.model(signal).float().cpu().numpy()
 
     def _decode(self, item: _Pending, outputs: np.ndarray) -> CalledRead:
         log_probs = stitch_windows(outputs, item.starts, item.num_samples, self.window, self.stride)

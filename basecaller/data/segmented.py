@@ -156,6 +156,13 @@ def _query_base_starts(record, num_samples: int) -> np.ndarray:
     return np.append(starts, min(trimmed + stride * len(moves), num_samples)).astype(np.int64)
 
 
+def _fill_from_next(starts: np.ndarray, end: int) -> np.ndarray:
+    """Non-decreasing ``starts`` with -1 for bases that no signal step aligns to: each of
+    those starts where the next aligned base does (``end`` after the last one)."""
+    filled = np.where(starts < 0, end, starts)
+    return np.minimum.accumulate(filled[::-1])[::-1]
+
+
 def _reference_in_read_order(record, reference: dict | None) -> tuple[str, np.ndarray]:
     """Reference bases of the alignment in read order, with the read-order query index each
     aligns to (-1 for deleted bases)."""
@@ -181,12 +188,8 @@ def _alignment_segmentation(record, read: Read, reference: dict | None) -> Segme
     aligned = query_index >= 0
     starts = np.full(len(sequence), -1, dtype=np.int64)
     starts[aligned] = query_starts[query_index[aligned]]
-    # A deleted reference base starts where the next aligned base does.
-    for i in range(len(starts) - 2, -1, -1):
-        if starts[i] < 0:
-            starts[i] = starts[i + 1]
     last_query = query_index[aligned][-1]
-    starts = np.append(starts, query_starts[last_query + 1])
+    starts = np.append(_fill_from_next(starts, query_starts[last_query + 1]), query_starts[last_query + 1])
     strand = "-" if record.is_reverse else "+"
     return SegmentedRead(read, sequence, starts, record.reference_name, record.reference_start,
                          record.reference_end, strand)
@@ -289,10 +292,7 @@ def _label_starts(label: str, call: str, call_starts: np.ndarray) -> np.ndarray:
         else:  # "D": in our call only
             t += count
     end = call_starts[last_t]
-    for i in range(len(starts) - 1, -1, -1):
-        if starts[i] < 0:
-            starts[i] = starts[i + 1] if i + 1 < len(starts) else end
-    return np.append(starts, end)
+    return np.append(_fill_from_next(starts, end), end)
 
 
 def pseudo_reads(paths, labels: str, model: str = "auto", skips: SkipLog | None = None,
