@@ -21,7 +21,7 @@ from basecaller.io.read import Read
 from basecaller.models.config import ModelConfig
 from basecaller.models.ctc import CTCModel
 from basecaller.pipeline import background, ordered_map
-from basecaller.precision import autocast_dtype
+from basecaller.precision import autocast, autocast_dtype
 from basecaller.signal.batch import batchify, unbatchify
 from basecaller.signal.chunk import stitch_windows, window_signal
 from basecaller.signal.normalise import normalise_read
@@ -127,7 +127,7 @@ class Basecaller:
     @torch.inference_mode()
     def _run_model(self, windows: np.ndarray) -> np.ndarray:
         signal = torch.from_numpy(windows).to(self.device)
-        with torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+        with autocast(self.device, self.autocast):
             return self.model(signal).float().cpu().numpy()  # (B, T', 5)
 
     def _decode(self, item: _Pending, outputs: np.ndarray) -> CalledRead:

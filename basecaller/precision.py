@@ -10,7 +10,7 @@ import torch
 
 from basecaller.errors import InputError
 
-__all__ = ["PRECISIONS", "autocast_dtype", "cpu_has_bf16"]
+__all__ = ["PRECISIONS", "autocast", "autocast_dtype", "cpu_has_bf16"]
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -31,3 +31,9 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
             return torch.float16
         return torch.bfloat16 if device.type == "cpu" and cpu_has_bf16() else None
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def autocast(device: torch.device | str, dtype: torch.dtype | None) -> torch.autocast:
+    """A context running ``device``'s ops in ``dtype`` autocast; plain float32 for None."""
+    device_type = torch.device(device).type
+    return torch.autocast(device_type, dtype=dtype, enabled=dtype is not None)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from basecaller.precision import autocast_dtype
+from basecaller.precision import autocast, autocast_dtype
 from basecaller.tasks.charlm import CharLM, CharLMOptions, lm_windows, train_charlm
 from basecaller.tasks.fit import FitOptions
 
@@ -39,7 +39,7 @@ def seconds_per_step(options: CharLMOptions, vocab_size: int, batch_size: int, s
     for i, window in enumerate(windows[: steps + 1]):
         if i == 1:
             started = time.monotonic()
-        with torch.autocast("cpu", dtype=amp, enabled=amp is not None):
+        with autocast("cpu", amp):
             logits, _ = model(window.inputs)
             loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), window.targets.flatten())
         optimizer.zero_grad()

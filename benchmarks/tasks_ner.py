@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from basecaller.precision import autocast_dtype
+from basecaller.precision import autocast, autocast_dtype
 from basecaller.tasks.fit import FitOptions, shuffled_batches
 from basecaller.tasks.tagger import (
     Encoders,
@@ -46,7 +46,7 @@ def seconds_per_step(data, options: TaggerOptions, batch_size: int, steps: int =
     for i, batch in enumerate(batches[: steps + 1]):
         if i == 1:
             started = time.monotonic()
-        with torch.autocast("cpu", dtype=amp, enabled=amp is not None):
+        with autocast("cpu", amp):
             loss = _loss(model, batch)
         optimizer.zero_grad()
         loss.backward()

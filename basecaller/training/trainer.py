@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from basecaller.precision import autocast_dtype
+from basecaller.precision import autocast, autocast_dtype
 from basecaller.training.checkpoint import load_checkpoint, save_checkpoint
 from basecaller.training.device import get_rng_state, seed_everything, select_device, set_rng_state
 from basecaller.training.early_stopping import EarlyStopping
@@ -156,7 +156,6 @@ class Trainer:
         self.loss_fn, self.optimizer, self.scheduler = loss_fn, optimizer, scheduler
         self.max_steps, self.clip_norm, self.seed = max_steps, clip_norm, seed
         self.amp_dtype = autocast_dtype("auto", self.device) if amp else None
-        self.use_amp = self.amp_dtype is not None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype is torch.float16)
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.checkpoint_every, self.resume = checkpoint_every, resume
@@ -204,7 +203,7 @@ class Trainer:
     def _train_step(self, batch) -> dict:
         self.model.train()
         batch = move_to_device(batch, self.device)
-        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+        with autocast(self.device, self.amp_dtype):
             loss, metrics = _split_loss(self.loss_fn(self.model, batch))
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
