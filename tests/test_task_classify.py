@@ -17,6 +17,7 @@ from basecaller.tasks.classify import (
     load_classifier,
     per_class_accuracy,
     predict,
+    predict_ensemble,
     train_classifier,
 )
 from basecaller.tasks.fit import FitOptions
@@ -87,9 +88,30 @@ def test_cli_sst2_few_steps(tmp_path, capsys):
     assert main(args) == 0
     assert main(["classify", "predict", str(out), "a great film"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].endswith("\ta great film")
+    assert main([*args[:7], str(tmp_path / "other"), *args[8:], "--seed", "1"]) == 0
+    capsys.readouterr()
+    data = str(SHARED_DATA / "text")
+    assert main(["classify", "evaluate", str(out), str(tmp_path / "other"), "--data", data, "--split", "dev"]) == 0
+    assert capsys.readouterr().out.startswith("sst2 (2-model ensemble) dev: accuracy")
 
 
 def test_cli_missing_data(tmp_path, capsys):
     args = ["classify", "train", "--task", "splice", "--data", str(tmp_path), "-o", str(tmp_path / "m")]
     assert main(args) == 2
     assert "no such data file" in capsys.readouterr().err
+
+
+def test_ensemble_averages_probabilities():
+    torch.manual_seed(0)
+    model = SequenceClassifier(6, 2, TINY).eval()
+    inputs = [[2, 3, 4], [5, 5], [4, 2, 2, 3], [3], [2, 5, 4]]
+    own = predict(model, inputs)
+    assert predict_ensemble([(model, inputs)]) == own
+    undecided = SequenceClassifier(6, 2, TINY).eval()  # uniform probabilities: changes nothing
+    torch.nn.init.zeros_(undecided.head.weight)
+    torch.nn.init.zeros_(undecided.head.bias)
+    assert predict_ensemble([(model, inputs), (undecided, inputs)]) == own
+    sure = SequenceClassifier(6, 2, TINY).eval()  # always class 1 with probability ~1: outvotes
+    torch.nn.init.zeros_(sure.head.weight)
+    sure.head.bias.data = torch.tensor([-20.0, 20.0])
+    assert predict_ensemble([(model, inputs), (sure, inputs)]) == [1] * len(inputs)

@@ -10,17 +10,21 @@ from basecaller.cli import main
 from basecaller.tasks.fit import FitOptions
 from basecaller.tasks.tagger import (
     CASINGS,
+    Encoders,
     TaggerOptions,
     TaggingData,
     WordTagger,
     casing,
+    collate,
     entity_scores,
     load_tagger,
     load_tagging,
     pack_sentences,
     predict_tags,
+    predict_tags_ensemble,
     train_tagger,
 )
+from basecaller.tasks.text_data import Vocab
 from basecaller.training import read_metrics
 
 
@@ -122,8 +126,87 @@ def test_cli_tag(tmp_path, capsys):
 
 
 @needs_shared
+def test_cli_evaluates_an_ensemble(tmp_path, capsys):
+    data = str(SHARED_DATA / "text")
+    for seed in ("0", "1"):
+        args = ["ner", "train", "--task", "conll2003", "--data", data, "-o", str(tmp_path / seed),
+                "--hidden-size", "8", "--word-dim", "8", "--char-hidden", "4", "--steps", "2",
+                "--validate-every", "2", "--threads", "1", "--seed", seed]
+        assert main(args) == 0
+    capsys.readouterr()
+    assert main(["ner", "evaluate", str(tmp_path / "0"), str(tmp_path / "1"), "--data", data, "--split", "dev"]) == 0
+    assert capsys.readouterr().out.startswith("conll2003 (2-model ensemble) dev: F1")
+
+
+@needs_shared
 def test_conll_and_wnut_load():
     conll = load_tagging("conll2003", SHARED_DATA / "text")
     assert (len(conll.train), len(conll.dev), len(conll.test)) == (14041, 3250, 3453)
     wnut = load_tagging("wnut17", SHARED_DATA / "text")
     assert (len(wnut.train), len(wnut.dev), len(wnut.test)) == (3394, 1009, 1287)
+
+
+def _toy_tagger(crf: bool = True, seed: int = 0):
+    torch.manual_seed(seed)
+    data = _toy_data()
+    encoders = Encoders.build(data.train, 20)
+    options = TaggerOptions(hidden_size=8, word_dim=4, char_dim=4, char_hidden=4, crf=crf)
+    model = WordTagger(len(encoders.words), len(encoders.chars), len(encoders.tags), options).eval()
+    if crf:  # random transitions, so that Viterbi differs from a per-word argmax
+        for name in ("start_transitions", "end_transitions", "transitions"):
+            torch.nn.init.normal_(getattr(model.crf, name), std=2.0)
+    return model, encoders, data
+
+
+def _reordered(model: WordTagger, encoders: Encoders, order: list[int]):
+    """The same tagger with its tag list permuted (tag ``order[k]`` becomes tag k)."""
+    copy = WordTagger(len(encoders.words), len(encoders.chars), len(encoders.tags), model.options).eval()
+    copy.load_state_dict(model.state_dict())
+    index = torch.tensor(order)
+    copy.head.weight.data, copy.head.bias.data = model.head.weight.data[index], model.head.bias.data[index]
+    if model.crf is not None:
+        copy.crf.start_transitions.data = model.crf.start_transitions.data[index]
+        copy.crf.end_transitions.data = model.crf.end_transitions.data[index]
+        copy.crf.transitions.data = model.crf.transitions.data[index][:, index]
+    tags = Vocab([encoders.tags.tokens[k] for k in order])
+    return copy, Encoders(encoders.words, encoders.chars, tags, encoders.max_word_chars)
+
+
+@pytest.mark.parametrize("crf", [True, False])
+def test_ensemble_of_one_is_the_model_and_tag_order_does_not_matter(crf):
+    model, encoders, data = _toy_tagger(crf)
+    sentences = [words for words, _ in data.train[:12]]
+    *inputs, _ = collate([encoders.encode(words) for words in sentences])
+    with torch.no_grad():
+        own = [[encoders.tags.tokens[k] for k in row] for row in model.best_tags(model(*inputs), inputs[-1])]
+    assert predict_tags_ensemble([(model, encoders)], sentences) == own
+    order = list(reversed(range(len(encoders.tags))))
+    twin, twin_encoders = _reordered(model, encoders, order)
+    assert predict_tags(twin, twin_encoders, sentences) == own
+    assert predict_tags_ensemble([(model, encoders), (twin, twin_encoders)], sentences) == own
+
+
+def test_ensemble_averages_the_members_scores():
+    model, encoders, data = _toy_tagger(crf=True, seed=0)
+    other, _, _ = _toy_tagger(crf=True, seed=1)
+    sentences = [words for words, _ in data.train[:12]]
+    *inputs, _ = collate([encoders.encode(words) for words in sentences])
+    with torch.no_grad():
+        emissions = (model(*inputs) + other(*inputs)) / 2
+    mean = WordTagger(len(encoders.words), len(encoders.chars), len(encoders.tags), model.options).eval()
+    for name in ("start_transitions", "end_transitions", "transitions"):
+        getattr(mean.crf, name).data = (getattr(model.crf, name).data + getattr(other.crf, name).data) / 2
+    expected = [[encoders.tags.tokens[k] for k in row] for row in mean.best_tags(emissions, inputs[-1])]
+    combined = predict_tags_ensemble([(model, encoders), (other, encoders)], sentences)
+    assert combined == expected
+    assert combined != predict_tags(model, encoders, sentences) or combined != predict_tags(other, encoders, sentences)
+
+
+def test_ensemble_refuses_mixed_taggers():
+    crf_model, encoders, _ = _toy_tagger(crf=True)
+    softmax_model, _, _ = _toy_tagger(crf=False)
+    with pytest.raises(ValueError, match="CRF and softmax"):
+        predict_tags_ensemble([(crf_model, encoders), (softmax_model, encoders)], [["Mr", "Rome"]])
+    fewer = Encoders(encoders.words, encoders.chars, Vocab(encoders.tags.tokens[:-1]), 20)
+    with pytest.raises(ValueError, match="tag sets"):
+        predict_tags_ensemble([(crf_model, encoders), (crf_model, fewer)], [["Mr", "Rome"]])

@@ -8,6 +8,7 @@ from basecaller.cli._task_args import (
     fit_options,
     set_threads,
 )
+from basecaller.errors import InputError
 
 NAME = "classify"
 HELP = "many-to-one classifier on the recurrent core (sst2 sentiment, splice DNA): train, evaluate, predict"
@@ -31,7 +32,7 @@ def add_arguments(parser) -> None:
     add_fit_arguments(train, steps=2000, batch_size=32, lr=2e-3, validate_every=100)
 
     evaluate = actions.add_parser("evaluate", help="accuracy overall and per class")
-    evaluate.add_argument("model", help="model directory")
+    evaluate.add_argument("model", nargs="+", help="model directory; several: an ensemble (probabilities averaged)")
     evaluate.add_argument("--data", required=True, help="the text data folder")
     evaluate.add_argument("--split", default="test", choices=["train", "dev", "test"])
     evaluate.add_argument("--threads", type=int, help="torch CPU threads")
@@ -59,13 +60,26 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from basecaller.tasks.classify import evaluate_classifier, load_classification, load_classifier
+    from basecaller.tasks.classify import (
+        load_classification,
+        load_classifier,
+        per_class_accuracy,
+        predict_ensemble,
+    )
 
-    model, vocab, labels, config = load_classifier(args.model)
-    data = load_classification(config["dataset"], args.data, config.get("kmer", 1))
-    data.vocab = vocab
-    scores = evaluate_classifier(model, data.encode(getattr(data, args.split)), labels)
-    print(f"{config['dataset']} {args.split}: accuracy {100 * scores['accuracy']:.2f}% of {scores['count']}")
+    members, truth = [], None
+    for directory in args.model:
+        model, vocab, labels, config = load_classifier(directory)
+        data = load_classification(config["dataset"], args.data, config.get("kmer", 1))
+        data.vocab = vocab
+        encoded = data.encode(getattr(data, args.split))
+        if truth is not None and [label for _, label in encoded] != truth:
+            raise InputError("the models were trained for different tasks", path=directory)
+        truth = [label for _, label in encoded]
+        members.append((model, [ids for ids, _ in encoded]))
+    scores = per_class_accuracy(predict_ensemble(members), truth, labels)
+    name = config["dataset"] + (f" ({len(members)}-model ensemble)" if len(members) > 1 else "")
+    print(f"{name} {args.split}: accuracy {100 * scores['accuracy']:.2f}% of {scores['count']}")
     for label, accuracy in scores["per_class"].items():
         print(f"  {label}: {100 * accuracy:.2f}%")
     return 0

@@ -8,6 +8,7 @@ from basecaller.cli._task_args import (
     fit_options,
     set_threads,
 )
+from basecaller.errors import InputError
 
 NAME = "ner"
 HELP = "named-entity tagger on the recurrent core (conll2003, wnut17): train, evaluate, tag"
@@ -33,7 +34,8 @@ def add_arguments(parser) -> None:
     add_fit_arguments(train, steps=3000, batch_size=32, lr=2e-3, validate_every=500)
 
     evaluate = actions.add_parser("evaluate", help="entity-level precision, recall, F1 (seqeval)")
-    evaluate.add_argument("model", help="model directory")
+    evaluate.add_argument("model", nargs="+",
+                          help="model directory; several: an ensemble (tag scores and CRF transitions averaged)")
     evaluate.add_argument("--data", required=True, help="the text data folder")
     evaluate.add_argument("--split", default="test", choices=["train", "dev", "test"])
     evaluate.add_argument("--threads", type=int, help="torch CPU threads")
@@ -60,13 +62,21 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from basecaller.tasks.tagger import evaluate_tagger, load_tagger, load_tagging
+    from basecaller.tasks.tagger import evaluate_taggers, load_tagger, load_tagging
 
-    model, encoders, config = load_tagger(args.model)
-    data = load_tagging(config["dataset"], args.data)
-    scores = evaluate_tagger(model, encoders, getattr(data, args.split), data.documents.get(args.split))
-    print(f"{config['dataset']} {args.split}: F1 {scores['f1']:.2f} "
-          f"(P {scores['precision']:.2f}, R {scores['recall']:.2f})")
+    loaded = [load_tagger(directory) for directory in args.model]
+    datasets = {config["dataset"] for *_, config in loaded}
+    if len(datasets) > 1:
+        raise InputError(f"the models were trained on different sets: {sorted(datasets)}", path=args.model[-1])
+    dataset = datasets.pop()
+    data = load_tagging(dataset, args.data)
+    try:
+        scores = evaluate_taggers([(model, encoders) for model, encoders, _ in loaded],
+                                  getattr(data, args.split), data.documents.get(args.split))
+    except ValueError as error:
+        raise InputError(str(error), path=args.model[-1]) from error
+    name = dataset + (f" ({len(loaded)}-model ensemble)" if len(loaded) > 1 else "")
+    print(f"{name} {args.split}: F1 {scores['f1']:.2f} (P {scores['precision']:.2f}, R {scores['recall']:.2f})")
     for kind, f1 in scores["per_type_f1"].items():
         print(f"  {kind}: {f1:.2f}")
     return 0

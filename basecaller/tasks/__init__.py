@@ -24,6 +24,7 @@ from basecaller.tasks.classify import (
     load_classification,
     load_classifier,
     per_class_accuracy,
+    predict_ensemble,
     train_classifier,
 )
 from basecaller.tasks.fit import FitOptions
@@ -42,6 +43,7 @@ from basecaller.tasks.tagger import (
     WordTagger,
     entity_scores,
     evaluate_tagger,
+    evaluate_taggers,
     load_tagger,
     load_tagging,
     train_tagger,
@@ -62,6 +64,7 @@ __all__ = [
     "evaluate_classifier",
     "evaluate_nats",
     "evaluate_tagger",
+    "evaluate_taggers",
     "greedy_decode",
     "load_charlm",
     "load_classification",
@@ -72,6 +75,7 @@ __all__ = [
     "load_tagging",
     "make_splits",
     "per_class_accuracy",
+    "predict_ensemble",
     "sample",
     "save_model_dir",
     "train_charlm",

@@ -37,6 +37,7 @@ __all__ = [
     "load_classifier",
     "per_class_accuracy",
     "predict",
+    "predict_ensemble",
     "train_classifier",
 ]
 
@@ -159,17 +160,28 @@ def _loss(model: SequenceClassifier, batch):
 
 
 @torch.no_grad()
-def predict(model: SequenceClassifier, encoded: list[list[int]], batch_size: int = 256) -> list[int]:
-    """Class indices for id lists."""
+def class_probabilities(model: SequenceClassifier, encoded: list[list[int]], batch_size: int = 256) -> Tensor:
+    """(N, K) class probabilities for id lists."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     out = []
     for i in range(0, len(encoded), batch_size):
         tokens, lengths = pad_sequences(encoded[i : i + batch_size])
-        out.extend(model(tokens.to(device), lengths).argmax(-1).tolist())
+        out.append(model(tokens.to(device), lengths).float().softmax(-1).cpu())
     model.train(was_training)
-    return out
+    return torch.cat(out) if out else torch.zeros(0, model.head.out_features)
+
+
+def predict(model: SequenceClassifier, encoded: list[list[int]], batch_size: int = 256) -> list[int]:
+    """Class indices for id lists."""
+    return class_probabilities(model, encoded, batch_size).argmax(-1).tolist()
+
+
+def predict_ensemble(members: list[tuple[SequenceClassifier, list[list[int]]]]) -> list[int]:
+    """Class indices from several classifiers' averaged probabilities; each member is (model,
+    the inputs encoded with that model's vocabulary)."""
+    return torch.stack([class_probabilities(m, encoded) for m, encoded in members]).mean(0).argmax(-1).tolist()
 
 
 def per_class_accuracy(predicted: list[int], truth: list[int], labels: list[str]) -> dict:

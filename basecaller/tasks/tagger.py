@@ -34,10 +34,12 @@ __all__ = [
     "casing",
     "entity_scores",
     "evaluate_tagger",
+    "evaluate_taggers",
     "load_tagger",
     "load_tagging",
     "pack_sentences",
     "predict_tags",
+    "predict_tags_ensemble",
     "train_tagger",
 ]
 
@@ -250,22 +252,79 @@ def predict_tags(model: WordTagger, encoders: Encoders, sentences: list[list[str
                  documents: list[int] | None = None, batch_size: int = 64) -> list[list[str]]:
     """Tag sentences of words (with ``documents``, the document of each sentence, a model
     trained with context tags runs of neighbouring sentences together)."""
-    was_training = model.training
-    model.eval()
+    return predict_tags_ensemble([(model, encoders)], sentences, documents, batch_size)
+
+
+def _tag_orders(taggers: list[tuple[WordTagger, Encoders]]) -> list[Tensor]:
+    """For each tagger, its index of every tag of the first tagger's tag list; the taggers must
+    share their tag set, their kind of output (CRF or softmax) and their sentence packing."""
+    reference_model, reference = taggers[0]
+    orders = []
+    for model, encoders in taggers:
+        if set(encoders.tags.tokens) != set(reference.tags.tokens):
+            raise ValueError(f"taggers of different tag sets: {encoders.tags.tokens} vs {reference.tags.tokens}")
+        if (model.crf is None) != (reference_model.crf is None):
+            raise ValueError("cannot combine CRF and softmax taggers")
+        if model.options.context_tokens != reference_model.options.context_tokens:
+            raise ValueError("cannot combine taggers trained with different --context")
+        orders.append(torch.tensor([encoders.tags.index[t] for t in reference.tags.tokens]))
+    return orders
+
+
+def _mean_crf(taggers, orders) -> CRF | None:
+    """One CRF whose transition scores are the taggers' averages (in the reference tag order)."""
+    if taggers[0][0].crf is None:
+        return None
+    crf = CRF(len(orders[0]), batch_first=True)
+    for name in ("start_transitions", "end_transitions", "transitions"):
+        values = []
+        for (model, _), order in zip(taggers, orders):
+            value = getattr(model.crf, name).detach().cpu()[order]
+            values.append(value[:, order] if value.dim() == 2 else value)
+        getattr(crf, name).data.copy_(torch.stack(values).mean(0))
+    return crf
+
+
+def _tag_scores(model: WordTagger, encoders: Encoders, word_lists: list[list[str]]) -> tuple[Tensor, Tensor]:
+    """(N, T, K) per-word tag scores on the CPU (CRF emissions, or log-probabilities) and lengths."""
+    *inputs, _ = collate([encoders.encode(words) for words in word_lists])
     device = next(model.parameters()).device
-    groups = pack_sentences([len(words) for words in sentences], documents, model.options.context_tokens)
+    emissions = model(*(t.to(device) for t in inputs)).float().cpu()
+    scores = emissions if model.crf is not None else emissions.log_softmax(-1)
+    return scores, inputs[-1]
+
+
+@torch.no_grad()
+def predict_tags_ensemble(taggers: list[tuple[WordTagger, Encoders]], sentences: list[list[str]],
+                          documents: list[int] | None = None, batch_size: int = 64) -> list[list[str]]:
+    """Tag with several (model, encoders) taggers as one: their per-word scores (and CRF
+    transition scores) are averaged, a product of experts, then decoded by Viterbi (CRF) or
+    per-word argmax. One tagger gives exactly its own tags."""
+    orders = _tag_orders(taggers)
+    crf = _mean_crf(taggers, orders)
+    modes = [model.training for model, _ in taggers]
+    for model, _ in taggers:
+        model.eval()
+    groups = pack_sentences([len(words) for words in sentences], documents, taggers[0][0].options.context_tokens)
     joined = [[w for i in group for w in sentences[i]] for group in groups]
+    tag_names = taggers[0][1].tags.tokens
     tagged = []
     for i in range(0, len(joined), batch_size):
         chunk = joined[i : i + batch_size]
-        *inputs, _ = collate([encoders.encode(words) for words in chunk])
-        emissions = model(*(t.to(device) for t in inputs))
-        tagged.extend([encoders.tags.tokens[k] for k in row] for row in model.best_tags(emissions, inputs[-1]))
+        parts = [_tag_scores(model, encoders, chunk) for model, encoders in taggers]
+        scores = torch.stack([s[..., order] for (s, _), order in zip(parts, orders)]).mean(0)
+        lengths = parts[0][1]
+        if crf is None:
+            best = [row[:n] for row, n in zip(scores.argmax(-1).tolist(), lengths.tolist())]
+        else:
+            best = crf.decode(scores, mask=torch.arange(scores.shape[1])[None, :] < lengths[:, None])
+        tagged.extend([tag_names[k] for k in row] for row in best)
+    for (model, _), mode in zip(taggers, modes):
+        model.train(mode)
     out: list[list[str]] = [[] for _ in sentences]
     for group, tags in zip(groups, tagged):
         for index in group:
             out[index], tags = tags[: len(sentences[index])], tags[len(sentences[index]) :]
-    model.train(was_training)
     return out
 
 
@@ -282,7 +341,12 @@ def entity_scores(truth: list[list[str]], predicted: list[list[str]]) -> dict:
 
 def evaluate_tagger(model: WordTagger, encoders: Encoders, sentences, documents: list[int] | None = None) -> dict:
     """``sentences``: [(words, tags)] (and the document of each) -> entity_scores."""
-    predicted = predict_tags(model, encoders, [words for words, _ in sentences], documents)
+    return evaluate_taggers([(model, encoders)], sentences, documents)
+
+
+def evaluate_taggers(taggers: list[tuple[WordTagger, Encoders]], sentences, documents: list[int] | None = None) -> dict:
+    """entity_scores of several taggers combined by predict_tags_ensemble."""
+    predicted = predict_tags_ensemble(taggers, [words for words, _ in sentences], documents)
     return entity_scores([tags for _, tags in sentences], predicted)
 
 
