@@ -95,6 +95,7 @@ class TrainOptions:
     resume: bool = False
     augment: Augment | None = field(default_factory=Augment)
     progress: bool = True
+    workers: int = 1  # > 1: data-parallel CPU processes, one thread and one batch of batch_size each
 
 
 def load_model(model_dir: str | os.PathLike, device: str | torch.device = "cpu") -> CTCModel:
@@ -154,17 +155,21 @@ def train_basecaller(config: ModelConfig, train_sets: Sequence[ChunkDataset], ou
     """Train (or fine-tune from ``init_from``) and write the model directory ``out_dir``.
 
     Checkpoints go to ``out_dir/checkpoints`` every ``checkpoint_every`` steps; with
-    ``options.resume`` a run continues from the last one.
+    ``options.resume`` a run continues from the last one. With ``options.workers`` > 1 the
+    training runs data-parallel in that many CPU processes (``training.parallel``).
     """
-    from basecaller.training import EarlyStopping, Trainer, warmup_cosine
+    from basecaller.training import EarlyStopping, Trainer, parallel, warmup_cosine
 
+    if options.workers > 1 and parallel.world_size() == 1:
+        return _train_in_workers(config, train_sets, out_dir, weights, valid_set, options, init_from, provenance)
     model = load_model(init_from) if init_from else CTCModel(config)
     if init_from:
         model.config = config
     checkpoints = Path(out_dir) / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
-    (checkpoints / "config.toml").write_text(config.dumps())  # lets `basecaller export` rebuild the model
-    batches = ChunkBatches(train_sets, weights, batch_size=options.batch_size, seed=options.seed,
+    if parallel.is_main():
+        (checkpoints / "config.toml").write_text(config.dumps())  # lets `basecaller export` rebuild the model
+    batches = ChunkBatches(train_sets, weights, batch_size=options.batch_size, seed=options.seed + parallel.rank(),
                            augment=options.augment)
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     scheduler = warmup_cosine(optimizer, options.steps, options.warmup_steps, final_ratio=0.05)
@@ -177,6 +182,8 @@ def train_basecaller(config: ModelConfig, train_sets: Sequence[ChunkDataset], ou
                       if valid_set is not None else None, progress=options.progress)
     result = trainer.fit(batches)
     model = trainer.model.cpu()
+    if not parallel.is_main():
+        return model
     config.training = {**(provenance or {}), "steps": result.step, "batch_size": options.batch_size,
                        "chunk_len": int(train_sets[0].chunks.shape[1]),
                        **_last_validation(result)}
@@ -185,6 +192,24 @@ def train_basecaller(config: ModelConfig, train_sets: Sequence[ChunkDataset], ou
         config.qscore_scale, config.qscore_shift = calibrate_qscores(model, valid_set)
     save_model_dir(out_dir, model)
     return model
+
+
+def _train_in_workers(config, train_sets, out_dir, weights, valid_set, options, init_from, provenance) -> CTCModel:
+    """train_basecaller in ``options.workers`` single-threaded CPU processes; worker 0 writes."""
+    from basecaller.errors import InputError
+    from basecaller.training import parallel, select_device
+
+    if select_device(options.device).type != "cpu":
+        raise InputError("data-parallel workers train on the CPU; use --workers 1 with an accelerator")
+    provenance = {**(provenance or {}), "workers": options.workers}
+    parallel.run_workers(_worker_main, options.workers,
+                         args=(config, list(train_sets), str(out_dir), weights, valid_set, options, init_from, provenance))
+    return load_model(out_dir)
+
+
+def _worker_main(config, train_sets, out_dir, weights, valid_set, options, init_from, provenance) -> None:
+    train_basecaller(config, train_sets, out_dir, weights=weights, valid_set=valid_set, options=options,
+                     init_from=init_from, provenance=provenance)
 
 
 def _last_validation(result) -> dict:

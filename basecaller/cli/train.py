@@ -28,6 +28,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--fp32", action="store_true",
                         help="train in float32 (default: fp16 autocast on CUDA, bf16 on CPUs with AMX/AVX512-BF16)")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="data-parallel CPU processes, one thread each, each drawing its own batch of "
+                             "--batch-size (gradients averaged; e.g. one per core)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoints/last.pt")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -62,7 +65,7 @@ def run(args) -> int:
                            clip_norm=args.clip_norm, device=args.device, amp=not args.fp32, seed=args.seed,
                            validate_every=args.validate_every, checkpoint_every=args.checkpoint_every,
                            resume=args.resume, augment=None if args.no_augment else Augment(),
-                           progress=not args.quiet)
+                           progress=not args.quiet, workers=args.workers)
     provenance = {"data": [str(p) for p in args.chunks], "mix": args.mix or "by size",
                   "validation": args.valid or "none"}
     model = train_basecaller(_config(args), train_sets, args.output, weights=weights, valid_set=valid,

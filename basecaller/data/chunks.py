@@ -58,6 +58,18 @@ class ChunkSpec:
         return self.max_labels or int(self.chunk_len // self.min_samples_per_base)
 
 
+_MAPPED = ("chunks", "references")  # the arrays load() memory-maps
+
+
+@dataclass(frozen=True)
+class _MappedFile:
+    path: str
+
+
+def _mapped_shape(path) -> tuple:
+    return np.load(path, mmap_mode="r").shape
+
+
 @dataclass
 class ChunkDataset:
     """Training chunks in memory (or memory-mapped); see the module docstring for fields."""
@@ -78,6 +90,22 @@ class ChunkDataset:
     def subset(self, mask_or_index: np.ndarray) -> ChunkDataset:
         arrays = {name: np.asarray(getattr(self, name))[mask_or_index] for name in _ARRAYS}
         return ChunkDataset(**arrays, meta={**self.meta, "num_chunks": int(len(arrays["chunks"]))})
+
+    def __getstate__(self) -> dict:
+        """Memory-mapped arrays travel to other processes (data-parallel workers) as their
+        file names and are mapped again there."""
+        state = dict(self.__dict__)
+        for name in _MAPPED:
+            array = state[name]
+            if isinstance(array, np.memmap) and array.filename and array.shape == _mapped_shape(array.filename):
+                state[name] = _MappedFile(str(array.filename))
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        for name in _MAPPED:
+            if isinstance(state[name], _MappedFile):
+                state[name] = np.load(state[name].path, mmap_mode="r")
+        self.__dict__.update(state)
 
     def labels(self, index: int) -> np.ndarray:
         return np.asarray(self.references[index, : self.reference_lengths[index]])
@@ -109,7 +137,7 @@ class ChunkDataset:
         arrays = {}
         for name in _ARRAYS:
             path = folder / f"{name}.npy"
-            arrays[name] = np.load(path, mmap_mode=mode if name in ("chunks", "references") else None) if path.exists() else None
+            arrays[name] = np.load(path, mmap_mode=mode if name in _MAPPED else None) if path.exists() else None
         if arrays["chunks"] is None:
             from basecaller.errors import InputError
 

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from basecaller.precision import autocast, autocast_dtype
+from basecaller.training import parallel
 from basecaller.training.checkpoint import load_checkpoint, save_checkpoint
 from basecaller.training.device import get_rng_state, seed_everything, select_device, set_rng_state
 from basecaller.training.early_stopping import EarlyStopping
@@ -129,6 +130,9 @@ class Trainer:
         validate_every: steps between validations (default: at the end only).
         early_stopping: stop when its metric stops improving; ``best.pt`` keeps the best model.
         progress: show a tqdm progress bar.
+
+    Inside ``parallel.run_workers`` the loop trains data-parallel: gradients are averaged over
+    the workers every step, and only worker 0 validates, logs and writes checkpoints.
     """
 
     def __init__(
@@ -160,9 +164,10 @@ class Trainer:
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.checkpoint_every, self.resume = checkpoint_every, resume
         self.validate, self.validate_every = validate, validate_every
-        self.early_stopping, self.progress = early_stopping, progress
+        self.main = parallel.is_main()
+        self.early_stopping, self.progress = early_stopping, progress and self.main
         self.step = 0
-        self.log = MetricsLog(None if self.checkpoint_dir is None else self.checkpoint_dir / LOG)
+        self.log = MetricsLog(None if self.checkpoint_dir is None or not self.main else self.checkpoint_dir / LOG)
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -182,7 +187,7 @@ class Trainer:
                 stopped_early = self._after_step(stream)
                 if stopped_early:
                     break
-        if self.validate is not None and not self._validated_at(self.step):
+        if self.main and self.validate is not None and not self._validated_at(self.step):
             stopped_early = self._validate() or stopped_early
         self._save(LAST, stream)
         return self._result(stopped_early)
@@ -190,14 +195,18 @@ class Trainer:
     def _start(self, batches: Batches) -> BatchStream:
         checkpoint = self._resume_checkpoint()
         if checkpoint is None:
-            seed_everything(self.seed)
-            if self.checkpoint_dir is not None:
+            seed_everything(self.seed + parallel.rank())
+            parallel.broadcast_parameters(self.model)
+            if self.checkpoint_dir is not None and self.main:
                 self.log.truncate_after(-1)
             return BatchStream(batches)
         self._load_state(checkpoint)
-        self.log.truncate_after(self.step)
+        if self.main:
+            self.log.truncate_after(self.step)
         stream = BatchStream(batches, **checkpoint["position"])
         set_rng_state(checkpoint["rng"])  # after skipping, which may draw random numbers
+        if not self.main:  # worker 0's random state: draw other dropout and augmentation
+            seed_everything(self.seed + 1000 * parallel.rank() + self.step)
         return stream
 
     def _train_step(self, batch) -> dict:
@@ -207,6 +216,7 @@ class Trainer:
             loss, metrics = _split_loss(self.loss_fn(self.model, batch))
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        parallel.average_gradients(self.model.parameters())
         grad_norm = self._clip_gradients()
         self.scaler.step(self.optimizer)
         self.scaler.update()
@@ -240,7 +250,7 @@ class Trainer:
             and self.validate_every
             and self.step % self.validate_every == 0
         ):
-            stop = self._validate()
+            stop = parallel.agree(self._validate() if self.main else False)
         if stop or self.step % self.checkpoint_every == 0:
             self._save(LAST, stream)
         return stop
@@ -269,7 +279,7 @@ class Trainer:
         return load_checkpoint(path, map_location=self.device) if path.exists() else None
 
     def _save(self, name: str, stream: BatchStream | None) -> None:
-        if self.checkpoint_dir is None:
+        if self.checkpoint_dir is None or not self.main:
             return
         payload = {
             "step": self.step,

@@ -1,0 +1,94 @@
+"""Data-parallel CPU training: averaged gradients keep the workers in step, and two workers do
+what one process does with both workers' batches."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import torch
+from conftest import DATA_SAMPLES
+from test_basecall import tiny_config
+
+from basecaller.data.chunks import ChunkDataset, ChunkSpec, build_chunks
+from basecaller.data.loader import ChunkBatches
+from basecaller.data.segmented import simulated_reads
+from basecaller.models.ctc import CTCModel
+from basecaller.train_ctc import TrainOptions, ctc_loss, load_model, train_basecaller
+from basecaller.training import parallel, read_metrics
+
+
+def _gradient_worker(out_folder: str) -> None:
+    """Each worker holds gradients rank + 1 (one parameter without a gradient) and a parameter
+    of its own; writes what it sees after averaging and broadcasting."""
+    torch.manual_seed(parallel.rank())
+    model = torch.nn.Linear(3, 2)
+    model.weight.grad = torch.full((2, 3), float(parallel.rank() + 1))
+    parallel.average_gradients(model.parameters())
+    parallel.broadcast_parameters(model)
+    record = {"grad": model.weight.grad.tolist(), "bias_grad": model.bias.grad.tolist(),
+              "weight": model.weight.tolist(), "agree": parallel.agree(parallel.rank() == 0),
+              "world": parallel.world_size()}
+    with open(f"{out_folder}/{parallel.rank()}.json", "w") as stream:
+        json.dump(record, stream)
+
+
+def test_gradients_are_averaged_and_parameters_broadcast(tmp_path):
+    parallel.run_workers(_gradient_worker, 2, args=(str(tmp_path),))
+    first, second = (json.loads((tmp_path / f"{r}.json").read_text()) for r in (0, 1))
+    assert first["grad"] == second["grad"] == [[1.5] * 3] * 2
+    assert first["bias_grad"] == second["bias_grad"] == [0.0, 0.0]
+    assert first["weight"] == second["weight"]
+    assert first["agree"] is second["agree"] is True and first["world"] == 2
+    assert parallel.world_size() == 1 and parallel.rank() == 0  # nothing left behind here
+
+
+def _dataset(tmp_path) -> ChunkDataset:
+    dataset = build_chunks(simulated_reads(DATA_SAMPLES / "simulated_r941"),
+                           ChunkSpec(chunk_len=1000, min_samples_per_base=4))
+    return ChunkDataset.load(dataset.save(tmp_path / "chunks"))
+
+
+def test_memory_mapped_dataset_travels_by_file_name(tmp_path):
+    dataset = _dataset(tmp_path)
+    assert isinstance(dataset.chunks, np.memmap)
+    payload = pickle.dumps(dataset)
+    assert len(payload) < dataset.chunks.nbytes / 4  # the samples are not copied
+    copy = pickle.loads(payload)
+    np.testing.assert_array_equal(copy.chunks, dataset.chunks)
+    np.testing.assert_array_equal(copy.labels(3), dataset.labels(3))
+    small = dataset.subset(np.arange(4))  # in memory: travels whole
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(small)).chunks, small.chunks)
+
+
+def test_two_workers_take_the_step_of_one_process_on_both_batches(tmp_path):
+    """One optimiser step with 2 workers (batch 4 each, seeds s and s + 1) equals one step of a
+    single process on those 8 chunks: the CTC loss is a mean, so averaged gradients match."""
+    torch.manual_seed(0)
+    dataset = _dataset(tmp_path)
+    config = tiny_config()
+    start = CTCModel(config)
+    from basecaller.train_ctc import save_model_dir
+
+    save_model_dir(tmp_path / "start", start)
+    options = TrainOptions(steps=1, batch_size=4, lr=1e-2, warmup_steps=0, weight_decay=0.0, clip_norm=None,
+                           amp=False, seed=5, augment=None, progress=False, workers=2, checkpoint_every=1)
+    trained = train_basecaller(config, [dataset], tmp_path / "parallel", options=options,
+                               init_from=str(tmp_path / "start"))
+
+    batches = [next(iter(ChunkBatches([dataset], batch_size=4, seed=5 + r, augment=None)(0))) for r in (0, 1)]
+    both = {key: torch.cat([b[key] for b in batches]) if key != "targets" else None for key in batches[0]}
+    width = max(b["targets"].shape[1] for b in batches)
+    both["targets"] = torch.cat([torch.nn.functional.pad(b["targets"], (0, width - b["targets"].shape[1]))
+                                 for b in batches])
+    single = load_model(tmp_path / "start")
+    optimizer = torch.optim.AdamW(single.parameters(), lr=1e-2, weight_decay=0.0)
+    loss, _ = ctc_loss(single, both)
+    loss.backward()
+    optimizer.step()
+    for (name, a), b in zip(trained.state_dict().items(), single.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4, msg=name)
+    records = read_metrics(tmp_path / "parallel" / "checkpoints" / "metrics.jsonl")
+    assert [r["step"] for r in records if r["kind"] == "train"] == [1]  # worker 0 logs alone
+    assert load_model(tmp_path / "parallel").config.training["workers"] == 2
