@@ -184,10 +184,13 @@ def test_list_reads_on_mixed_fast5_and_blow5_folders(shared_data, tmp_path):
 
 
 def test_training_branch_can_start_from_the_simulator(tmp_path):
-    workdir = make_workdir(tmp_path / "run", train={"source": "simulate"})
-    assert job_counts(snakemake(workdir, "--dry-run", "train")) == {
+    workdir = make_workdir(tmp_path / "run", train={"source": "simulate", "workers": 2, "threads": 1})
+    output = snakemake(workdir, "--dry-run", "--printshellcmds", "train")
+    assert job_counts(output) == {
         "simulate_training_reads": 1, "train_chunks": 1, "train_model": 1, "basecall_heldout": 1,
         "evaluate_heldout": 1, "train": 1}
+    assert "--threads 1 --workers 2" in output  # data-parallel workers, one thread each
+    assert all("threads: 2" in job for job in rule_resources(output, "train_model"))
 
 
 # --- a real run on data_samples/ ------------------------------------------------------------

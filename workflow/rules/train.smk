@@ -54,7 +54,9 @@ rule train_model:
         device=T["device"],
         seed=T["seed"],
         extra=T["extra"],
-    threads: T["threads"]
+        workers=T["workers"],
+        threads_each=1 if T["workers"] > 1 else T["threads"],
+    threads: max(T["threads"], T["workers"])
     resources:
         mem_mb=T["mem_mb"],
         gpu=gpus(T["device"]),
@@ -63,7 +65,8 @@ rule train_model:
     shell:
         "basecaller train --chunks {input:q}/train --valid {input:q}/valid -o {output:q}"
         " --preset {params.preset} --steps {params.steps} --batch-size {params.batch_size}"
-        " --device {params.device} --threads {threads} --seed {params.seed} --quiet"
+        " --device {params.device} --threads {params.threads_each} --workers {params.workers}"
+        " --seed {params.seed} --quiet"
         " {params.extra} > {log:q} 2>&1"
 
 
