@@ -13,6 +13,7 @@ from basecaller.tasks.classify import (
     ClassificationData,
     ClassifierOptions,
     SequenceClassifier,
+    adversarial_perturbation,
     load_classification,
     load_classifier,
     per_class_accuracy,
@@ -115,3 +116,32 @@ def test_ensemble_averages_probabilities():
     torch.nn.init.zeros_(sure.head.weight)
     sure.head.bias.data = torch.tensor([-20.0, 20.0])
     assert predict_ensemble([(model, inputs), (sure, inputs)]) == [1] * len(inputs)
+
+
+def test_adversarial_perturbation_has_norm_epsilon_and_raises_the_loss():
+    torch.manual_seed(0)
+    model = SequenceClassifier(8, 2, TINY).eval()
+    tokens, lengths = torch.tensor([[2, 3, 4, 5], [6, 7, 0, 0]]), torch.tensor([4, 2])
+    labels = torch.tensor([0, 1])
+    embedded = model.embed(tokens)
+    loss_of = lambda x: torch.nn.functional.cross_entropy(model.classify(x, lengths), labels)  # noqa: E731
+    perturbation = adversarial_perturbation(loss_of(embedded), embedded, epsilon=0.5)
+    assert not perturbation.requires_grad
+    torch.testing.assert_close(perturbation.flatten(1).norm(dim=1), torch.tensor([0.5, 0.5]))
+    assert perturbation[1, 2:].abs().max() == 0  # padding is left alone
+    attacked = loss_of(embedded + perturbation).item()
+    random = torch.randn_like(perturbation)
+    random = 0.5 * random / random.flatten(1).norm(dim=1)[:, None, None]
+    assert attacked > loss_of(embedded).item() and attacked > loss_of(embedded + random).item()
+
+
+def test_adversarial_training_learns(tmp_path):
+    torch.set_num_threads(1)
+    data = _motif_data()
+    options = ClassifierOptions(hidden_size=16, embedding_dim=8, dropout=0.0, adversarial=0.5)
+    fit = FitOptions(steps=60, batch_size=16, lr=1e-2, warmup_steps=2, validate_every=30)
+    _, record = train_classifier(data, tmp_path, options, fit)
+    rows = [r for r in read_metrics(tmp_path / "checkpoints" / "metrics.jsonl") if r["kind"] == "train"]
+    assert all(r["adversarial_loss"] >= r["clean_loss"] - 0.05 for r in rows)
+    assert sum(r["clean_loss"] for r in rows[-10:]) < sum(r["clean_loss"] for r in rows[:10]) * 0.8
+    assert load_classifier(tmp_path)[3]["model"]["adversarial"] == 0.5

@@ -29,6 +29,8 @@ def add_arguments(parser) -> None:
     train.add_argument("--positions", type=int, default=0,
                        help="learned position embeddings for this many steps (fixed-width inputs)")
     train.add_argument("--kmer", type=int, default=1, help="splice: tokens are overlapping k-mers")
+    train.add_argument("--adversarial", type=float, default=0.0, metavar="EPSILON",
+                       help="adversarial training: also fit embeddings perturbed by this L2 norm per sentence")
     add_fit_arguments(train, steps=2000, batch_size=32, lr=2e-3, validate_every=100)
 
     evaluate = actions.add_parser("evaluate", help="accuracy overall and per class")
@@ -50,7 +52,7 @@ def _train(args) -> int:
                                 direction=args.direction, embedding_dim=args.embedding_dim,
                                 dropout=args.dropout, token_dropout=args.token_dropout,
                                 pooling=args.pooling, min_count=args.min_count,
-                                positions=args.positions)
+                                positions=args.positions, adversarial=args.adversarial)
     data = load_classification(args.task, args.data, args.kmer)
     _, record = train_classifier(data, args.output, options, fit_options(args))
     per_class = ", ".join(f"{k} {100 * v:.1f}" for k, v in record["test_per_class"].items())

@@ -31,6 +31,8 @@ __all__ = [
     "ClassificationData",
     "ClassifierOptions",
     "SequenceClassifier",
+    "adversarial_loss",
+    "adversarial_perturbation",
     "dna_tokens",
     "evaluate_classifier",
     "load_classification",
@@ -58,6 +60,7 @@ class ClassifierOptions:
     pooling: str = "max"  # "max", "mean" or "last"
     min_count: int = 1  # tokens rarer than this in training become <unk>
     positions: int = 0  # > 0: add a learned embedding of each step's position (fixed-width inputs)
+    adversarial: float = 0.0  # > 0: adversarial training, embeddings perturbed by this L2 norm per sequence
 
 
 class SequenceClassifier(nn.Module):
@@ -80,6 +83,10 @@ class SequenceClassifier(nn.Module):
         self.head = nn.Linear(self.core.output_size, num_classes)
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        return self.classify(self.embed(tokens), lengths)
+
+    def embed(self, tokens: Tensor) -> Tensor:
+        """(N, T) ids -> (N, T, E) embeddings (token dropout in training)."""
         if self.training and self.options.token_dropout > 0:
             drop = torch.rand(tokens.shape, device=tokens.device) < self.options.token_dropout
             tokens = torch.where(drop & (tokens != 0), torch.full_like(tokens, self.unk), tokens)
@@ -87,8 +94,11 @@ class SequenceClassifier(nn.Module):
         if self.positions is not None:
             steps = torch.arange(tokens.shape[1], device=tokens.device).clamp(max=self.options.positions - 1)
             x = x + self.positions(steps)[None]
-        x = self.dropout(x)
-        out, state = self.core(x, lengths)  # (N, T, H*D)
+        return x
+
+    def classify(self, embedded: Tensor, lengths: Tensor) -> Tensor:
+        """(N, T, E) embeddings -> (N, K) logits."""
+        out, state = self.core(self.dropout(embedded), lengths)  # (N, T, H*D)
         return self.head(self.dropout(self._pool(out, lengths, state)))
 
     def _pool(self, out: Tensor, lengths: Tensor, state) -> Tensor:
@@ -156,7 +166,30 @@ def _collate(examples: list[tuple[list[int], int]]):
 
 def _loss(model: SequenceClassifier, batch):
     tokens, lengths, labels = batch
-    return nn.functional.cross_entropy(model(tokens, lengths), labels)
+    if model.options.adversarial <= 0:
+        return nn.functional.cross_entropy(model(tokens, lengths), labels)
+    return adversarial_loss(model, tokens, lengths, labels, model.options.adversarial)
+
+
+def adversarial_loss(model: SequenceClassifier, tokens: Tensor, lengths: Tensor, labels: Tensor,
+                     epsilon: float) -> tuple[Tensor, dict]:
+    """Cross-entropy plus the cross-entropy at the worst nearby embeddings (Miyato et al. 2017):
+    each sequence's embeddings moved by ``epsilon`` (L2 norm over the sequence) along the
+    gradient of the loss, the linear estimate of the most harmful perturbation."""
+    embedded = model.embed(tokens)
+    clean = nn.functional.cross_entropy(model.classify(embedded, lengths), labels)
+    perturbation = adversarial_perturbation(clean, embedded, epsilon)
+    attacked = nn.functional.cross_entropy(model.classify(embedded + perturbation, lengths), labels)
+    return clean + attacked, {"clean_loss": clean.detach(), "adversarial_loss": attacked.detach()}
+
+
+def adversarial_perturbation(loss: Tensor, embedded: Tensor, epsilon: float) -> Tensor:
+    """``epsilon`` x the gradient of ``loss`` with respect to ``embedded`` (N, T, E), normalised
+    to unit L2 norm per sequence; detached (no gradient flows through the attack)."""
+    (grad,) = torch.autograd.grad(loss, embedded, retain_graph=True)
+    grad = grad.detach().float()
+    norms = grad.flatten(1).norm(dim=1).clamp_min(1e-12)
+    return (epsilon * grad / norms[:, None, None]).to(embedded.dtype)
 
 
 @torch.no_grad()
