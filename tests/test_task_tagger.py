@@ -129,13 +129,13 @@ def test_cli_tag(tmp_path, capsys):
 def test_cli_evaluates_an_ensemble(tmp_path, capsys):
     data = str(SHARED_DATA / "text")
     for seed in ("0", "1"):
-        args = ["ner", "train", "--task", "conll2003", "--data", data, "-o", str(tmp_path / seed),
+        args = ["ner", "train", "--task", "wnut17", "--data", data, "-o", str(tmp_path / seed),
                 "--hidden-size", "8", "--word-dim", "8", "--char-hidden", "4", "--steps", "2",
                 "--validate-every", "2", "--threads", "1", "--seed", seed]
         assert main(args) == 0
     capsys.readouterr()
     assert main(["ner", "evaluate", str(tmp_path / "0"), str(tmp_path / "1"), "--data", data, "--split", "dev"]) == 0
-    assert capsys.readouterr().out.startswith("conll2003 (2-model ensemble) dev: F1")
+    assert capsys.readouterr().out.startswith("wnut17 (2-model ensemble) dev: F1")
 
 
 @needs_shared
