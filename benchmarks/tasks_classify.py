@@ -18,7 +18,14 @@ from pathlib import Path
 
 import torch
 
-from basecaller.tasks.classify import ClassifierOptions, load_classification, train_classifier
+from basecaller.tasks.classify import (
+    ClassifierOptions,
+    load_classification,
+    load_classifier,
+    per_class_accuracy,
+    predict_ensemble,
+    train_classifier,
+)
 from basecaller.tasks.fit import FitOptions
 
 SHARED = Path(os.environ.get("BASECALLER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -31,14 +38,38 @@ PRESETS = {
 }
 
 
+def score_ensemble(task: str, directories: list[str]) -> dict:
+    """Dev and test accuracy of trained model directories, alone and with averaged probabilities."""
+    members = {"dev": [], "test": []}
+    for directory in directories:
+        model, vocab, _, config = load_classifier(directory)
+        data = load_classification(task, SHARED / "text", config.get("kmer", 1))
+        data.vocab = vocab
+        for split in members:
+            members[split].append((model, [ids for ids, _ in data.encode(getattr(data, split))]))
+    truth = {split: [label for _, label in data.encode(getattr(data, split))] for split in members}
+    scores = {split: per_class_accuracy(predict_ensemble(members[split]), truth[split], data.labels)
+              for split in members}
+    each = [round(100 * per_class_accuracy(predict_ensemble([m]), truth["test"], data.labels)["accuracy"], 2)
+            for m in members["test"]]
+    return {"task": task, "models": directories, "test_accuracy_each": each,
+            "ensemble_dev_accuracy": round(100 * scores["dev"]["accuracy"], 2),
+            "ensemble_test_accuracy": round(100 * scores["test"]["accuracy"], 2),
+            "ensemble_test_per_class": {k: round(100 * v, 2) for k, v in scores["test"]["per_class"].items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", choices=sorted(PRESETS), required=True)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", help="model directory (default: a temporary one)")
     parser.add_argument("--set", nargs="*", default=[], help="override options, e.g. cell=gru steps=500")
+    parser.add_argument("--ensemble", nargs="+", metavar="MODEL", help="only score these trained models together")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.ensemble:
+        print(json.dumps(score_ensemble(args.task, args.ensemble)))
+        return
     preset = PRESETS[args.task]
     options, fit = dict(preset["options"]), dict(preset["fit"])
     for item in args.set:

@@ -3,6 +3,7 @@
     python benchmarks/tasks_ner.py --data-set conll2003 --steps 6000 --lr 2e-3 --threads 1   # LSTM 200 + CRF
     python benchmarks/tasks_ner.py --data-set conll2003 --minutes 10 --threads 1
     python benchmarks/tasks_ner.py --compare --steps 400      # RNN vs GRU vs LSTM, equal budgets
+    python benchmarks/tasks_ner.py --ensemble ner_s0 ner_s1 ner_s2   # score trained models together
 
 The step count comes from timing a few training steps first, so the cosine schedule fits the
 budget; a wall-clock limit stops training in any case.
@@ -28,6 +29,8 @@ from basecaller.tasks.tagger import (
     WordTagger,
     _loss,
     collate,
+    evaluate_taggers,
+    load_tagger,
     load_tagging,
     train_tagger,
 )
@@ -54,13 +57,25 @@ def seconds_per_step(data, options: TaggerOptions, batch_size: int, steps: int =
     return (time.monotonic() - started) / steps
 
 
+def score_ensemble(directories: list[str]) -> dict:
+    """Test and dev entity scores of trained model directories, alone and as one ensemble."""
+    loaded = [load_tagger(directory) for directory in directories]
+    data = load_tagging(loaded[0][2]["dataset"], SHARED / "text")
+    taggers = [(model, encoders) for model, encoders, _ in loaded]
+    alone = [round(evaluate_taggers([tagger], data.test, data.documents.get("test"))["f1"], 2) for tagger in taggers]
+    test = evaluate_taggers(taggers, data.test, data.documents.get("test"))
+    return {"data_set": data.name, "models": directories, "test_f1_each": alone,
+            "ensemble_test_f1": round(test["f1"], 2), "ensemble_test_precision": round(test["precision"], 2),
+            "ensemble_test_recall": round(test["recall"], 2), "ensemble_test_per_type_f1": test["per_type_f1"]}
+
+
 def run(data, options: TaggerOptions, minutes: float, batch_size: int, lr: float, output: str,
-        steps: int | None = None, train_on_dev: bool = False) -> dict:
+        steps: int | None = None, train_on_dev: bool = False, seed: int = 0) -> dict:
     step_s = seconds_per_step(data, options, batch_size)
     budget_s = None if steps else 60 * minutes
     steps = steps or max(20, int(0.85 * budget_s / step_s))  # dev F1 five times costs ~15%
     fit = FitOptions(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=min(50, steps // 10),
-                     validate_every=max(10, steps // 5), time_limit_s=budget_s)
+                     validate_every=max(10, steps // 5), time_limit_s=budget_s, seed=seed)
     started = time.monotonic()
     _, _, record = train_tagger(data, output, options, fit, train_on_dev=train_on_dev)
     record.update(wall_seconds=round(time.monotonic() - started, 1), cell=options.cell,
@@ -84,14 +99,20 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help="a fixed step budget instead of --minutes")
     parser.add_argument("--compare", action="store_true", help="rnn, gru and lstm with the same budget")
     parser.add_argument("--output", help="model directory (default: temporary)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ensemble", nargs="+", metavar="MODEL", help="only score these trained models together")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.ensemble:
+        print(json.dumps(score_ensemble(args.ensemble)))
+        return
     data = load_tagging(args.data_set, SHARED / "text")
     for cell in ["rnn", "gru", "lstm"] if args.compare else [args.cell]:
         options = TaggerOptions(cell=cell, hidden_size=args.hidden_size, char_features=args.char_features,
                                 crf=args.crf, context_tokens=args.context)
         output = args.output if args.output and not args.compare else tempfile.mkdtemp(prefix=f"ner_{cell}_")
-        record = run(data, options, args.minutes, args.batch_size, args.lr, output, args.steps, args.train_on_dev)
+        record = run(data, options, args.minutes, args.batch_size, args.lr, output, args.steps, args.train_on_dev,
+                     args.seed)
         record.update(hardware=f"{platform.machine()} CPU, {args.threads} thread(s)", output=output)
         print(json.dumps(record), flush=True)
 
