@@ -136,6 +136,8 @@ def test_cli_evaluates_an_ensemble(tmp_path, capsys):
     capsys.readouterr()
     assert main(["ner", "evaluate", str(tmp_path / "0"), str(tmp_path / "1"), "--data", data, "--split", "dev"]) == 0
     assert capsys.readouterr().out.startswith("wnut17 (2-model ensemble) dev: F1")
+    assert main(["ner", "tag", str(tmp_path / "0"), "I love Paris", "--ensemble", str(tmp_path / "1")]) == 0
+    assert [pair.split("/")[0] for pair in capsys.readouterr().out.split()] == ["I", "love", "Paris"]
 
 
 @needs_shared

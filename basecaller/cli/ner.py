@@ -43,6 +43,8 @@ def add_arguments(parser) -> None:
     tag = actions.add_parser("tag", help="tag sentences given as arguments (space-separated tokens)")
     tag.add_argument("model", help="model directory")
     tag.add_argument("sentences", nargs="+")
+    tag.add_argument("--ensemble", nargs="+", default=[], metavar="MODEL",
+                     help="more model directories to tag together with MODEL")
     tag.add_argument("--threads", type=int, help="torch CPU threads")
 
 
@@ -83,11 +85,15 @@ def _evaluate(args) -> int:
 
 
 def _tag(args) -> int:
-    from basecaller.tasks.tagger import load_tagger, predict_tags
+    from basecaller.tasks.tagger import load_tagger, predict_tags_ensemble
 
-    model, encoders, _ = load_tagger(args.model)
+    taggers = [load_tagger(directory)[:2] for directory in [args.model, *args.ensemble]]
     sentences = [s.split() for s in args.sentences]
-    for words, tags in zip(sentences, predict_tags(model, encoders, sentences, [0] * len(sentences))):
+    try:
+        tagged = predict_tags_ensemble(taggers, sentences, [0] * len(sentences))
+    except ValueError as error:
+        raise InputError(str(error), path=args.model) from error
+    for words, tags in zip(sentences, tagged):
         print(" ".join(f"{w}/{t}" for w, t in zip(words, tags)))
     return 0
 
