@@ -20,10 +20,9 @@ import torch
 
 from basecaller.tasks.classify import (
     ClassifierOptions,
+    evaluate_ensemble,
     load_classification,
     load_classifier,
-    per_class_accuracy,
-    predict_ensemble,
     train_classifier,
 )
 from basecaller.tasks.fit import FitOptions
@@ -40,22 +39,15 @@ PRESETS = {
 
 def score_ensemble(task: str, directories: list[str]) -> dict:
     """Dev and test accuracy of trained model directories, alone and with averaged probabilities."""
-    members = {"dev": [], "test": []}
-    for directory in directories:
-        model, vocab, _, config = load_classifier(directory)
-        data = load_classification(task, SHARED / "text", config.get("kmer", 1))
-        data.vocab = vocab
-        for split in members:
-            members[split].append((model, [ids for ids, _ in data.encode(getattr(data, split))]))
-    truth = {split: [label for _, label in data.encode(getattr(data, split))] for split in members}
-    scores = {split: per_class_accuracy(predict_ensemble(members[split]), truth[split], data.labels)
-              for split in members}
-    each = [round(100 * per_class_accuracy(predict_ensemble([m]), truth["test"], data.labels)["accuracy"], 2)
-            for m in members["test"]]
+    loaded = [load_classifier(directory) for directory in directories]
+    data = load_classification(task, SHARED / "text", loaded[0][3].get("kmer", 1))
+    classifiers = [(model, vocab) for model, vocab, *_ in loaded]
+    dev, test = (evaluate_ensemble(classifiers, data, split) for split in ("dev", "test"))
+    each = [round(100 * evaluate_ensemble([member], data)["accuracy"], 2) for member in classifiers]
     return {"task": task, "models": directories, "test_accuracy_each": each,
-            "ensemble_dev_accuracy": round(100 * scores["dev"]["accuracy"], 2),
-            "ensemble_test_accuracy": round(100 * scores["test"]["accuracy"], 2),
-            "ensemble_test_per_class": {k: round(100 * v, 2) for k, v in scores["test"]["per_class"].items()}}
+            "ensemble_dev_accuracy": round(100 * dev["accuracy"], 2),
+            "ensemble_test_accuracy": round(100 * test["accuracy"], 2),
+            "ensemble_test_per_class": {k: round(100 * v, 2) for k, v in test["per_class"].items()}}
 
 
 def main() -> None:

@@ -14,6 +14,8 @@ from basecaller.tasks.classify import (
     ClassifierOptions,
     SequenceClassifier,
     adversarial_perturbation,
+    evaluate_classifier,
+    evaluate_ensemble,
     load_classification,
     load_classifier,
     per_class_accuracy,
@@ -70,6 +72,9 @@ def test_train_loss_falls_and_round_trip(tmp_path):
     assert labels == ["GT", "none"] and config["dataset"] == "motif"
     encoded = [ids for ids, _ in data.encode(data.test)]
     assert predict(loaded, encoded) == predict(model, encoded)
+    alone = evaluate_classifier(model, data.encode(data.test), data.labels)
+    assert evaluate_ensemble([(loaded, vocab)], data) == alone
+    assert evaluate_ensemble([(loaded, vocab), (model, vocab)], data, "test") == alone  # twins
 
 
 @needs_shared

@@ -62,25 +62,16 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from basecaller.tasks.classify import (
-        load_classification,
-        load_classifier,
-        per_class_accuracy,
-        predict_ensemble,
-    )
+    from basecaller.tasks.classify import evaluate_ensemble, load_classification, load_classifier
 
-    members, truth = [], None
-    for directory in args.model:
-        model, vocab, labels, config = load_classifier(directory)
-        data = load_classification(config["dataset"], args.data, config.get("kmer", 1))
-        data.vocab = vocab
-        encoded = data.encode(getattr(data, args.split))
-        if truth is not None and [label for _, label in encoded] != truth:
-            raise InputError("the models were trained for different tasks", path=directory)
-        truth = [label for _, label in encoded]
-        members.append((model, [ids for ids, _ in encoded]))
-    scores = per_class_accuracy(predict_ensemble(members), truth, labels)
-    name = config["dataset"] + (f" ({len(members)}-model ensemble)" if len(members) > 1 else "")
+    loaded = [load_classifier(directory) for directory in args.model]
+    kinds = {(config["dataset"], config.get("kmer", 1)) for *_, config in loaded}
+    if len(kinds) > 1:
+        raise InputError(f"the models were trained for different tasks: {sorted(kinds)}", path=args.model[-1])
+    dataset, kmer = kinds.pop()
+    data = load_classification(dataset, args.data, kmer)
+    scores = evaluate_ensemble([(model, vocab) for model, vocab, *_ in loaded], data, args.split)
+    name = dataset + (f" ({len(loaded)}-model ensemble)" if len(loaded) > 1 else "")
     print(f"{name} {args.split}: accuracy {100 * scores['accuracy']:.2f}% of {scores['count']}")
     for label, accuracy in scores["per_class"].items():
         print(f"  {label}: {100 * accuracy:.2f}%")

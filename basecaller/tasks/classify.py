@@ -35,6 +35,7 @@ __all__ = [
     "adversarial_perturbation",
     "dna_tokens",
     "evaluate_classifier",
+    "evaluate_ensemble",
     "load_classification",
     "load_classifier",
     "per_class_accuracy",
@@ -215,6 +216,16 @@ def predict_ensemble(members: list[tuple[SequenceClassifier, list[list[int]]]]) 
     """Class indices from several classifiers' averaged probabilities; each member is (model,
     the inputs encoded with that model's vocabulary)."""
     return torch.stack([class_probabilities(m, encoded) for m, encoded in members]).mean(0).argmax(-1).tolist()
+
+
+def evaluate_ensemble(classifiers: list[tuple[SequenceClassifier, Vocab]], data: ClassificationData,
+                      split: str = "test") -> dict:
+    """per_class_accuracy of several (model, vocabulary) classifiers' averaged probabilities on
+    one split of ``data``; each member encodes the tokens with its own vocabulary."""
+    examples = getattr(data, split)
+    label_index = {label: i for i, label in enumerate(data.labels)}
+    members = [(model, [vocab.encode(tokens) for tokens, _ in examples]) for model, vocab in classifiers]
+    return per_class_accuracy(predict_ensemble(members), [label_index[label] for _, label in examples], data.labels)
 
 
 def per_class_accuracy(predicted: list[int], truth: list[int], labels: list[str]) -> dict:
