@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import shutil
 import tempfile
@@ -109,7 +110,7 @@ def load_model(model_dir: str | os.PathLike, device: str | torch.device = "cpu")
     if weights.exists():
         try:
             model.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
-        except (RuntimeError, OSError, EOFError) as error:
+        except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as error:
             from basecaller.errors import InputError
 
             raise InputError(f"unreadable model weights ({type(error).__name__})", str(weights)) from None

@@ -7,6 +7,7 @@ import json
 import pickle
 
 import numpy as np
+import pytest
 import torch
 from conftest import DATA_SAMPLES
 from test_basecall import tiny_config
@@ -14,6 +15,7 @@ from test_basecall import tiny_config
 from basecaller.data.chunks import ChunkDataset, ChunkSpec, build_chunks
 from basecaller.data.loader import ChunkBatches
 from basecaller.data.segmented import simulated_reads
+from basecaller.errors import InputError
 from basecaller.models.ctc import CTCModel
 from basecaller.train_ctc import TrainOptions, ctc_loss, load_model, train_basecaller
 from basecaller.training import parallel, read_metrics
@@ -42,6 +44,30 @@ def test_gradients_are_averaged_and_parameters_broadcast(tmp_path):
     assert first["weight"] == second["weight"]
     assert first["agree"] is second["agree"] is True and first["world"] == 2
     assert parallel.world_size() == 1 and parallel.rank() == 0  # nothing left behind here
+
+
+def _failing_worker() -> None:
+    if parallel.rank() == 1:
+        raise InputError("bad read in worker 1", path="reads.pod5")
+
+
+def test_a_worker_error_reaches_the_caller_as_itself():
+    with pytest.raises(InputError, match="bad read in worker 1"):
+        parallel.run_workers(_failing_worker, 2)
+
+
+def test_bad_init_model_is_a_one_line_error(tmp_path, capsys):
+    from basecaller.cli import main
+
+    dataset = _dataset(tmp_path)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.toml").write_text(tiny_config().dumps())
+    (tmp_path / "broken" / "weights.pt").write_bytes(b"not torch")
+    args = ["train", "--chunks", str(tmp_path / "chunks"), "-o", str(tmp_path / "out"), "--init-from",
+            str(tmp_path / "broken"), "--steps", "1", "--workers", "2", "--quiet"]
+    assert len(dataset) and main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unreadable model weights" in err[0] and "Traceback" not in err[0]
 
 
 def _dataset(tmp_path) -> ChunkDataset:

@@ -12,6 +12,7 @@ On a 2-core machine, two single-threaded workers train close to twice as fast as
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 from collections.abc import Callable, Iterable
 
@@ -70,21 +71,47 @@ def agree(flag: bool) -> bool:
     return bool(value.item())
 
 
-def _worker(index: int, workers: int, rendezvous: str, threads: int, function: Callable, args: tuple) -> None:
+def _worker(index: int, workers: int, folder: str, threads: int, function: Callable, args: tuple) -> None:
     torch.set_num_threads(threads)
-    dist.init_process_group("gloo", init_method=rendezvous, rank=index, world_size=workers)
+    dist.init_process_group("gloo", init_method="file://" + os.path.join(folder, "rendezvous"),
+                            rank=index, world_size=workers)
     try:
         function(*args)
+    except BaseException as error:
+        _keep_error(folder, index, error)
+        raise
     finally:
         dist.destroy_process_group()
 
 
+def _keep_error(folder: str, index: int, error: BaseException) -> None:
+    """Leave a worker's exception for the parent to raise as itself (e.g. a one-line InputError)."""
+    try:
+        with open(os.path.join(folder, f"error-{index}.pickle"), "wb") as stream:
+            pickle.dump(error, stream)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        pass
+
+
+def _first_error(folder: str) -> BaseException | None:
+    for name in sorted(os.listdir(folder)):
+        if name.startswith("error-"):
+            with open(os.path.join(folder, name), "rb") as stream:
+                return pickle.load(stream)
+    return None
+
+
 def run_workers(function: Callable, workers: int, args: tuple = (), threads: int = 1) -> None:
     """Run ``function(*args)`` (picklable, module level) in ``workers`` processes joined into one
-    gloo group, ``threads`` torch threads each; an error in any worker is raised here."""
+    gloo group, ``threads`` torch threads each; the first worker's error is raised here."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
     with tempfile.TemporaryDirectory(prefix="basecaller-workers-") as folder:
-        rendezvous = "file://" + os.path.join(folder, "rendezvous")
-        torch.multiprocessing.spawn(_worker, args=(workers, rendezvous, threads, function, args),
-                                    nprocs=workers, join=True)
+        try:
+            torch.multiprocessing.spawn(_worker, args=(workers, folder, threads, function, args),
+                                        nprocs=workers, join=True)
+        except Exception:
+            error = _first_error(folder)
+            if error is None:
+                raise
+            raise error from None
