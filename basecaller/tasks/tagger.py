@@ -247,7 +247,6 @@ def _loss(model: WordTagger, batch):
     return model.loss(model(*inputs), tags)
 
 
-@torch.no_grad()
 def predict_tags(model: WordTagger, encoders: Encoders, sentences: list[list[str]],
                  documents: list[int] | None = None, batch_size: int = 64) -> list[list[str]]:
     """Tag sentences of words (with ``documents``, the document of each sentence, a model
