@@ -12,12 +12,19 @@ import torch
 from conftest import DATA_SAMPLES
 from test_basecall import tiny_config
 
+from basecaller.cli import main
 from basecaller.data.chunks import ChunkDataset, ChunkSpec, build_chunks
 from basecaller.data.loader import ChunkBatches
 from basecaller.data.segmented import simulated_reads
 from basecaller.errors import InputError
 from basecaller.models.ctc import CTCModel
-from basecaller.train_ctc import TrainOptions, ctc_loss, load_model, train_basecaller
+from basecaller.train_ctc import (
+    TrainOptions,
+    ctc_loss,
+    load_model,
+    save_model_dir,
+    train_basecaller,
+)
 from basecaller.training import parallel, read_metrics
 
 
@@ -57,8 +64,6 @@ def test_a_worker_error_reaches_the_caller_as_itself():
 
 
 def test_bad_init_model_is_a_one_line_error(tmp_path, capsys):
-    from basecaller.cli import main
-
     dataset = _dataset(tmp_path)
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.toml").write_text(tiny_config().dumps())
@@ -95,8 +100,6 @@ def test_two_workers_take_the_step_of_one_process_on_both_batches(tmp_path):
     dataset = _dataset(tmp_path)
     config = tiny_config()
     start = CTCModel(config)
-    from basecaller.train_ctc import save_model_dir
-
     save_model_dir(tmp_path / "start", start)
     options = TrainOptions(steps=1, batch_size=4, lr=1e-2, warmup_steps=0, weight_decay=0.0, clip_norm=None,
                            amp=False, seed=5, augment=None, progress=False, workers=2, checkpoint_every=1)
