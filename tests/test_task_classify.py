@@ -150,3 +150,31 @@ def test_adversarial_training_learns(tmp_path):
     assert all(r["adversarial_loss"] >= r["clean_loss"] - 0.05 for r in rows)
     assert sum(r["clean_loss"] for r in rows[-10:]) < sum(r["clean_loss"] for r in rows[:10]) * 0.8
     assert load_classifier(tmp_path)[3]["model"]["adversarial"] == 0.5
+
+
+@needs_shared
+def test_cli_sst2_pretraining_adds_the_unlabelled_words(tmp_path, capsys):
+    extra = tmp_path / "extra.txt"
+    extra.write_text("A zyzzyvas-laden plot.\t0\nThe zyzzyvas were wonderful!\n\n", encoding="utf-8")
+    out = tmp_path / "sst2"
+    args = ["classify", "train", "--task", "sst2", "--data", str(SHARED_DATA / "text"), "-o", str(out),
+            "--hidden-size", "8", "--embedding-dim", "8", "--steps", "2", "--threads", "1",
+            "--pretrain-steps", "3", "--pretrain-text", str(extra)]
+    assert main(args) == 0
+    _, vocab, _, config = load_classifier(out)
+    assert "zyzzyvas-laden" in vocab.index and "zyzzyvas" in vocab.index and "!" in vocab.index
+    pretrain = config["training"]["pretrain"]
+    assert pretrain["steps"] == 3 and pretrain["unlabelled_sentences"] == 2
+    assert pretrain["first_loss"] > 0
+
+
+def test_pretraining_before_labels_learns_the_motif(tmp_path):
+    torch.set_num_threads(1)
+    data = _motif_data()
+    data.unlabelled = [list("ACNNTGCA")]
+    fit = FitOptions(steps=60, batch_size=16, lr=1e-2, warmup_steps=2, validate_every=30)
+    pretrain = FitOptions(steps=30, batch_size=16, lr=1e-2, warmup_steps=2, amp=False)
+    model, record = train_classifier(data, tmp_path, TINY, fit, pretrain)
+    assert "N" in data.vocab.index and record["pretrain"]["steps"] == 30
+    assert record["pretrain"]["last_loss"] < record["pretrain"]["first_loss"]
+    assert record["test_accuracy"] > 0.8

@@ -31,6 +31,13 @@ def add_arguments(parser) -> None:
     train.add_argument("--kmer", type=int, default=1, help="splice: tokens are overlapping k-mers")
     train.add_argument("--adversarial", type=float, default=0.0, metavar="EPSILON",
                        help="adversarial training: also fit embeddings perturbed by this L2 norm per sentence")
+    pretraining = train.add_argument_group("language-model pretraining (before the labels)")
+    pretraining.add_argument("--pretrain-steps", type=int, default=0,
+                             help="first train the embedding and core as a language model for this many steps")
+    pretraining.add_argument("--pretrain-text", nargs="+", default=[], metavar="FILE",
+                             help="unlabelled sentences, one a line (a trailing tab + label is dropped), "
+                                  "added to the training sentences for the vocabulary and pretraining")
+    pretraining.add_argument("--pretrain-lr", type=float, default=2e-3)
     add_fit_arguments(train, steps=2000, batch_size=32, lr=2e-3, validate_every=100)
 
     evaluate = actions.add_parser("evaluate", help="accuracy overall and per class")
@@ -54,11 +61,30 @@ def _train(args) -> int:
                                 pooling=args.pooling, min_count=args.min_count,
                                 positions=args.positions, adversarial=args.adversarial)
     data = load_classification(args.task, args.data, args.kmer)
-    _, record = train_classifier(data, args.output, options, fit_options(args))
+    data.unlabelled = [tokens for path in args.pretrain_text for tokens in _unlabelled(path, args)]
+    _, record = train_classifier(data, args.output, options, fit_options(args), _pretrain_options(args))
     per_class = ", ".join(f"{k} {100 * v:.1f}" for k, v in record["test_per_class"].items())
     print(f"wrote {args.output}: dev {100 * record['dev_accuracy']:.2f}%, "
           f"test {100 * record['test_accuracy']:.2f}% ({per_class}) in {record['train_seconds']} s")
     return 0
+
+
+def _unlabelled(path: str, args) -> list[list[str]]:
+    """Unlabelled lines as the task's tokens: words for sst2, k-mers of DNA for splice."""
+    from basecaller.tasks.classify import dna_tokens
+    from basecaller.tasks.text_data import read_sentences, read_text
+
+    if args.task == "splice":
+        return [dna_tokens(line.strip().upper(), args.kmer) for line in read_text(path).splitlines() if line.strip()]
+    return read_sentences(path)
+
+
+def _pretrain_options(args):
+    """The fit options of language-model pretraining: the training ones with its own steps and lr."""
+    from dataclasses import replace
+
+    return replace(fit_options(args), steps=args.pretrain_steps, lr=args.pretrain_lr,
+                   validate_every=max(1, args.pretrain_steps), time_limit_s=None)
 
 
 def _evaluate(args) -> int:

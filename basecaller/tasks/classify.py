@@ -126,9 +126,12 @@ class ClassificationData:
     vocab: Vocab | None = None
     provenance: dict = field(default_factory=dict)
     kmer: int = 1  # DNA: tokens are overlapping k-mers
+    unlabelled: list[list[str]] = field(default_factory=list)  # extra text for the vocabulary and pretraining
 
     def build_vocab(self, min_count: int = 1) -> Vocab:
-        self.vocab = Vocab.build((t for tokens, _ in self.train for t in tokens), min_count)
+        """Tokens of the training examples and of the unlabelled text."""
+        texts = [tokens for tokens, _ in self.train] + self.unlabelled
+        self.vocab = Vocab.build((t for tokens in texts for t in tokens), min_count)
         return self.vocab
 
     def encode(self, examples) -> list[tuple[list[int], int]]:
@@ -248,6 +251,14 @@ def evaluate_classifier(model: SequenceClassifier, encoded, labels: list[str]) -
     return per_class_accuracy(predicted, [label for _, label in encoded], labels)
 
 
+def _pretrain(model: SequenceClassifier, data: ClassificationData, options: FitOptions) -> dict:
+    """Language-model pretraining on the training sentences and the unlabelled text."""
+    from basecaller.tasks.lm_pretrain import pretrain_classifier
+
+    sentences = [tokens for tokens, _ in data.train] + data.unlabelled
+    return pretrain_classifier(model, [data.vocab.encode(tokens) for tokens in sentences], options)
+
+
 def build_classifier(config: dict) -> tuple[SequenceClassifier, Vocab, list[str]]:
     vocab, labels = Vocab(list(config["vocab"])), list(config["labels"])
     model = SequenceClassifier(len(vocab), len(labels), ClassifierOptions(**config["model"]),
@@ -265,8 +276,13 @@ def train_classifier(
     output: str | os.PathLike,
     options: ClassifierOptions | None = None,
     fit_options: FitOptions | None = None,
+    pretrain: FitOptions | None = None,
 ) -> tuple[SequenceClassifier, dict]:
-    """Train on ``data.train``, keep the best dev accuracy, score dev and test, save ``output``."""
+    """Train on ``data.train``, keep the best dev accuracy, score dev and test, save ``output``.
+
+    With ``pretrain`` (steps > 0), the embedding and core first learn as a language model on the
+    training sentences plus ``data.unlabelled`` (``lm_pretrain``), then the whole model on labels.
+    """
     options = options or ClassifierOptions()
     fit_options = fit_options or FitOptions()
     vocab = data.build_vocab(options.min_count)
@@ -274,6 +290,7 @@ def train_classifier(
     torch.manual_seed(fit_options.seed)
     model = SequenceClassifier(len(vocab), len(data.labels), options, unk=vocab.unk)
     started = time.monotonic()
+    pretrained = _pretrain(model, data, pretrain) if pretrain is not None and pretrain.steps > 0 else None
     result = fit(
         model, _loss, shuffled_batches(train, fit_options.batch_size, _collate, fit_options.seed),
         fit_options,
@@ -289,6 +306,8 @@ def train_classifier(
               "dev_accuracy": scores["dev"]["accuracy"], "test_accuracy": scores["test"]["accuracy"],
               "test_per_class": scores["test"]["per_class"],
               "fit": asdict(fit_options)}
+    if pretrained is not None:
+        record["pretrain"] = {**pretrained, "unlabelled_sentences": len(data.unlabelled), "fit": asdict(pretrain)}
     config = {"task": TASK, "dataset": data.name, "kmer": data.kmer, "vocab": vocab.tokens, "labels": data.labels,
               "model": asdict(options), "training": record}
     save_model_dir(output, config, model)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,9 +23,11 @@ __all__ = [
     "read_conll",
     "read_sst2",
     "read_splice",
+    "read_sentences",
     "read_text",
     "split_fraction",
     "stratified_split",
+    "word_tokens",
 ]
 
 PAD, UNK = "<pad>", "<unk>"
@@ -77,6 +80,27 @@ def _existing(path: str | os.PathLike) -> Path:
 def read_text(path: str | os.PathLike) -> str:
     """A whole text file (UTF-8)."""
     return _existing(path).read_text(encoding="utf-8")
+
+
+_CONTRACTIONS = re.compile(r"(n't|'s|'re|'ve|'ll|'d|'m)\b")
+_WORD = re.compile(r"[a-z0-9\u00c0-\u024f]+(?:[-'.][a-z0-9\u00c0-\u024f]+)*|n't|'[a-z]+|[^\s]")
+
+
+def word_tokens(text: str) -> list[str]:
+    """Lower-cased, PTB-like tokens, as in the SST-2 files: punctuation split off and
+    contractions separated ("Don't stop." -> do n't stop .)."""
+    return _WORD.findall(_CONTRACTIONS.sub(r" \1", text.lower()))
+
+
+def read_sentences(path: str | os.PathLike) -> list[list[str]]:
+    """Unlabelled text, one sentence a line, as ``word_tokens``; a trailing tab-separated
+    field (a label, as in the UCI sentiment files) is dropped, blank lines skipped."""
+    sentences = []
+    for line in read_text(path).splitlines():
+        text = line.rsplit("\t", 1)[0] if "\t" in line else line
+        if text.strip():
+            sentences.append(word_tokens(text))
+    return sentences
 
 
 def split_fraction(items, train_fraction: float = 0.9):
