@@ -75,10 +75,21 @@ def test_bad_init_model_is_a_one_line_error(tmp_path, capsys):
     assert len(err) == 1 and "unreadable model weights" in err[0] and "Traceback" not in err[0]
 
 
-def _dataset(tmp_path) -> ChunkDataset:
+def _dataset(tmp_path, chunk_len: int = 1000, name: str = "chunks") -> ChunkDataset:
     dataset = build_chunks(simulated_reads(DATA_SAMPLES / "simulated_r941"),
-                           ChunkSpec(chunk_len=1000, min_samples_per_base=4))
-    return ChunkDataset.load(dataset.save(tmp_path / "chunks"))
+                           ChunkSpec(chunk_len=chunk_len, min_samples_per_base=4))
+    return ChunkDataset.load(dataset.save(tmp_path / name))
+
+
+def test_chunk_folders_of_different_lengths_are_a_one_line_error(tmp_path, capsys):
+    _dataset(tmp_path)
+    _dataset(tmp_path, 1200, "longer")
+    args = ["train", "--chunks", str(tmp_path / "chunks"), str(tmp_path / "longer"), "-o", str(tmp_path / "out"),
+            "--preset", "fast", "--steps", "1", "--workers", "2", "--quiet"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "different chunk lengths" in err[0] and "longer: 1200" in err[0]
+    assert not (tmp_path / "out").exists()
 
 
 def test_memory_mapped_dataset_travels_by_file_name(tmp_path):

@@ -57,6 +57,11 @@ def run(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     train_sets = [ChunkDataset.load(path) for path in args.chunks]
+    lengths = {path: dataset.chunks.shape[1] for path, dataset in zip(args.chunks, train_sets)}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{path}: {length}" for path, length in lengths.items())
+        raise InputError(f"the --chunks folders have different chunk lengths ({shown}); "
+                         "cut them with the same `basecaller chunks --chunk-len`")
     weights = [float(w) for w in args.mix.split(",")] if args.mix else None
     if weights is not None and len(weights) != len(train_sets):
         raise InputError("--mix needs one weight per --chunks folder")

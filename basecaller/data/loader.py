@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from basecaller.data.chunks import ChunkDataset
+from basecaller.errors import InputError
 
 __all__ = ["Augment", "ChunkBatches", "augment_chunk"]
 
@@ -58,10 +59,11 @@ class ChunkBatches:
                  batch_size: int = 32, batches_per_epoch: int | None = None, seed: int = 0,
                  augment: Augment | None = Augment()):
         if not datasets or any(len(d) == 0 for d in datasets):
-            raise ValueError("every training dataset needs at least one chunk")
+            raise InputError("every training dataset needs at least one chunk")
         lengths = {d.chunks.shape[1] for d in datasets}
         if len(lengths) != 1:
-            raise ValueError(f"datasets have different chunk lengths: {sorted(lengths)}")
+            raise InputError(f"the training datasets have different chunk lengths {sorted(lengths)}; "
+                             "cut them with the same --chunk-len")
         self.datasets = list(datasets)
         weights = np.asarray(weights if weights is not None else [len(d) for d in datasets], dtype=float)
         self.weights = weights / weights.sum()
