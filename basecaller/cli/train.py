@@ -50,18 +50,14 @@ def run(args) -> int:
     import torch
 
     from basecaller.data.chunks import ChunkDataset
-    from basecaller.data.loader import Augment
+    from basecaller.data.loader import Augment, check_chunk_lengths
     from basecaller.errors import InputError
     from basecaller.train_ctc import TrainOptions, train_basecaller
 
     if args.threads:
         torch.set_num_threads(args.threads)
     train_sets = [ChunkDataset.load(path) for path in args.chunks]
-    lengths = {path: dataset.chunks.shape[1] for path, dataset in zip(args.chunks, train_sets)}
-    if len(set(lengths.values())) > 1:
-        shown = ", ".join(f"{path}: {length}" for path, length in lengths.items())
-        raise InputError(f"the --chunks folders have different chunk lengths ({shown}); "
-                         "cut them with the same `basecaller chunks --chunk-len`")
+    check_chunk_lengths(train_sets, args.chunks)
     weights = [float(w) for w in args.mix.split(",")] if args.mix else None
     if weights is not None and len(weights) != len(train_sets):
         raise InputError("--mix needs one weight per --chunks folder")

@@ -12,7 +12,7 @@ import torch
 from basecaller.data.chunks import ChunkDataset
 from basecaller.errors import InputError
 
-__all__ = ["Augment", "ChunkBatches", "augment_chunk"]
+__all__ = ["Augment", "ChunkBatches", "augment_chunk", "check_chunk_lengths"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,16 @@ def augment_chunk(signal: np.ndarray, rng: np.random.Generator, augment: Augment
     return out
 
 
+def check_chunk_lengths(datasets: Sequence[ChunkDataset], names: Sequence[str] | None = None) -> None:
+    """An InputError, naming each dataset's chunk length, unless all datasets share one."""
+    lengths = [d.chunks.shape[1] for d in datasets]
+    if len(set(lengths)) > 1:
+        names = names or [f"dataset {i}" for i in range(len(datasets))]
+        shown = ", ".join(f"{name}: {length}" for name, length in zip(names, lengths))
+        raise InputError(f"the training datasets have different chunk lengths ({shown}); "
+                         "cut them with the same `basecaller chunks --chunk-len`")
+
+
 class ChunkBatches:
     """``batches(epoch)`` -> iterator of dicts {signal (B, T) float32, targets (B, M) int64,
     target_lengths (B,) int64}, drawn with replacement from the datasets in the ratio of
@@ -60,10 +70,7 @@ class ChunkBatches:
                  augment: Augment | None = Augment()):
         if not datasets or any(len(d) == 0 for d in datasets):
             raise InputError("every training dataset needs at least one chunk")
-        lengths = {d.chunks.shape[1] for d in datasets}
-        if len(lengths) != 1:
-            raise InputError(f"the training datasets have different chunk lengths {sorted(lengths)}; "
-                             "cut them with the same --chunk-len")
+        check_chunk_lengths(datasets)
         self.datasets = list(datasets)
         weights = np.asarray(weights if weights is not None else [len(d) for d in datasets], dtype=float)
         self.weights = weights / weights.sum()

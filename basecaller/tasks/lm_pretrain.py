@@ -65,13 +65,13 @@ def pretrain_classifier(classifier: nn.Module, sentences: list[list[int]], optio
                         predicted_words: int = 5000) -> dict:
     """Train ``classifier``'s embedding and core in place as a language model on ``sentences``
     (id lists; those shorter than 2 tokens are skipped), predicting the ``predicted_words`` first
-    ids and ``unk`` for the rest. Returns the first step's loss and the
-    mean loss of the last steps."""
+    ids and ``unk`` for the rest. Returns the first step's loss and the mean of the last ones."""
     sentences = [s for s in sentences if len(s) >= 2]
     if not sentences:
         raise InputError("no sentence of two or more tokens to pretrain on")
     vocab_size = min(predicted_words, classifier.embedding.num_embeddings)
-    model = DirectionalLM(classifier, vocab_size, unk=getattr(classifier, "unk", 1)).to(next(classifier.parameters()).device)
+    device = next(classifier.parameters()).device
+    model = DirectionalLM(classifier, vocab_size, unk=getattr(classifier, "unk", 1)).to(device)
     losses: list[float] = []
 
     def loss_fn(module: DirectionalLM, batch) -> Tensor:
