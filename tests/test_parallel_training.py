@@ -132,3 +132,13 @@ def test_two_workers_take_the_step_of_one_process_on_both_batches(tmp_path):
     records = read_metrics(tmp_path / "parallel" / "checkpoints" / "metrics.jsonl")
     assert [r["step"] for r in records if r["kind"] == "train"] == [1]  # worker 0 logs alone
     assert load_model(tmp_path / "parallel").config.training["workers"] == 2
+
+
+def test_a_model_that_calls_nothing_gets_the_identity_qscore_calibration(tmp_path):
+    from basecaller.train_ctc import calibrate_qscores
+
+    model = CTCModel(tiny_config())
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.copy_(torch.tensor([20.0, 0.0, 0.0, 0.0, 0.0]))  # always blank
+    assert calibrate_qscores(model, _dataset(tmp_path)) == (1.0, 0.0)

@@ -193,6 +193,31 @@ def test_training_branch_can_start_from_the_simulator(tmp_path):
     assert all("threads: 2" in job for job in rule_resources(output, "train_model"))
 
 
+def test_training_branch_mixes_in_simulated_reads(tmp_path):
+    workdir = make_workdir(tmp_path / "run", train={"source": "simulated", "simulated_fraction": 0.25})
+    output = snakemake(workdir, "--dry-run", "--printshellcmds", "train")
+    assert job_counts(output) == {
+        "simulate_training_reads": 1, "simulated_chunks": 1, "train_chunks": 1, "train_model": 1,
+        "basecall_heldout": 1, "evaluate_heldout": 1, "train": 1}
+    assert "training/chunks/train results/training/simulated_chunks --mix 0.75,0.25" in output
+    assert "--valid results/training/chunks/valid" in output
+
+
+def test_training_branch_runs_end_to_end_with_simulated_reads_mixed_in(tmp_path):
+    import tomllib
+
+    workdir = make_workdir(tmp_path / "run", train={
+        "source": "simulated", "simulated_fraction": 0.5, "steps": 3, "chunk_len": 1000, "threads": 1,
+        "simulate": {"genome_length": 5000, "reads": 8}})
+    snakemake(workdir, "train")
+    training = workdir / "results" / "training"
+    config = tomllib.loads((training / "model" / "config.toml").read_text())
+    assert config["training"]["data"] == ["results/training/chunks/train", "results/training/simulated_chunks"]
+    assert config["training"]["mix"] == "0.5,0.5"
+    summary = json.loads((training / "heldout" / "evaluation.summary.json").read_text())
+    assert summary["reads"] == 7  # the held-out lambda reads, called by the 3-step model
+
+
 # --- a real run on data_samples/ ------------------------------------------------------------
 
 

@@ -80,6 +80,25 @@ def chunk_sources(wildcards):
     return [f"{TR}/simulated"] if T["source"] == "simulate" else T["inputs"]
 
 
+def training_chunks(wildcards):
+    """The chunk folders train_model reads: the labelled ones, plus simulated ones to mix in."""
+    folders = [f"{TR}/chunks"]
+    if T["simulated_fraction"] > 0:
+        folders.append(f"{TR}/simulated_chunks")
+    return folders
+
+
+def mix_options():
+    """`--chunks ... [--mix]` of train_model: labelled training chunks, and with
+    `simulated_fraction` > 0 the simulated chunks, drawn in that ratio."""
+    fraction = T["simulated_fraction"]
+    chunks = shlex.quote(f"{TR}/chunks/train")
+    if fraction <= 0:
+        return f"--chunks {chunks}"
+    simulated = shlex.quote(f"{TR}/simulated_chunks")
+    return f"--chunks {chunks} {simulated} --mix {1 - fraction:g},{fraction:g}"
+
+
 def chunk_options():
     source = "simulated" if T["source"] == "simulate" else T["source"]
     options = [f"--source {source}", f"--chunk-len {T['chunk_len']}", f"--seed {T['seed']}"]

@@ -1,5 +1,6 @@
 # The training branch (target `train`): [simulate ->] chunks -> train -> basecall and score
-# held-out reads with the trained model. Outputs under {results}/training/.
+# held-out reads with the trained model. Outputs under {results}/training/. With
+# train.simulated_fraction > 0, simulated reads are chunked too and mixed into training.
 
 
 rule simulate_training_reads:
@@ -40,9 +41,28 @@ rule train_chunks:
         "basecaller chunks {input:q} {params.options} -o {output:q} > {log:q} 2>&1"
 
 
+rule simulated_chunks:
+    input:
+        f"{TR}/simulated",
+    output:
+        directory(f"{TR}/simulated_chunks"),
+    log:
+        f"{R}/logs/simulated_chunks.log",
+    params:
+        chunk_len=T["chunk_len"],
+        seed=T["seed"],
+    resources:
+        mem_mb=T["mem_mb"],
+    conda:
+        "../envs/basecaller.yaml"
+    shell:
+        "basecaller chunks {input:q} --source simulated --chunk-len {params.chunk_len}"
+        " --seed {params.seed} -o {output:q} > {log:q} 2>&1"
+
+
 rule train_model:
     input:
-        f"{TR}/chunks",
+        training_chunks,
     output:
         directory(f"{TR}/model"),
     log:
@@ -56,6 +76,8 @@ rule train_model:
         extra=T["extra"],
         workers=T["workers"],
         threads_each=1 if T["workers"] > 1 else T["threads"],
+        chunks=mix_options(),
+        valid=f"{TR}/chunks/valid",
     threads: max(T["threads"], T["workers"])
     resources:
         mem_mb=T["mem_mb"],
@@ -63,7 +85,7 @@ rule train_model:
     conda:
         "../envs/basecaller.yaml"
     shell:
-        "basecaller train --chunks {input:q}/train --valid {input:q}/valid -o {output:q}"
+        "basecaller train {params.chunks} --valid {params.valid:q} -o {output:q}"
         " --preset {params.preset} --steps {params.steps} --batch-size {params.batch_size}"
         " --device {params.device} --threads {params.threads_each} --workers {params.workers}"
         " --seed {params.seed} --quiet"
