@@ -203,6 +203,7 @@ def test_training_branch_mixes_in_simulated_reads(tmp_path):
     assert "--valid results/training/chunks/valid" in output
 
 
+@needs_shared  # the simulator reads its k-mer models from ../shared
 def test_training_branch_runs_end_to_end_with_simulated_reads_mixed_in(tmp_path):
     import tomllib
 
