@@ -75,9 +75,10 @@ def calibrate_qscores(model: nn.Module, dataset: ChunkDataset, max_chunks: int =
     pairs = decode_chunks(model, dataset, max_chunks)
     mean_q = np.array([mean_qscore(d.qualities) for d, _ in pairs])
     errors = np.array([1.0 - identity(d.sequence, truth) for d, truth in pairs])
-    if len(mean_q) < 2 or np.ptp(mean_q) == 0:
-        return 1.0, 0.0  # e.g. an untrained model that calls nothing: no trend to fit
-    scale, shift = fit_qscore_calibration(mean_q, errors)
+    try:
+        scale, shift = fit_qscore_calibration(mean_q, errors)
+    except ValueError:  # every chunk has the same mean qscore, e.g. a model that calls nothing
+        return 1.0, 0.0
     return (scale, shift) if scale > 0 else (1.0, 0.0)  # an untrained model has no usable trend
 
 
