@@ -160,7 +160,8 @@ def _require_fastx(path: str, markers: str, what: str) -> None:
 
 
 def iter_calls(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
-    """``(read_id, sequence)`` from FASTQ/FASTA(.gz) or SAM/BAM (primary records, read order)."""
+    """``(read_id, sequence)`` from FASTQ/FASTA(.gz) or SAM/BAM (primary records, read order);
+    an empty call is a read too (sequence "")."""
     import pysam
 
     path = str(path)
@@ -173,11 +174,8 @@ def iter_calls(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
         if is_sam:
             with pysam.AlignmentFile(path, check_sq=False) as sam:
                 for record in sam.fetch(until_eof=True):
-                    if (
-                        not (record.is_secondary or record.is_supplementary)
-                        and record.query_sequence
-                    ):
-                        yield record.query_name, record.get_forward_sequence()
+                    if not (record.is_secondary or record.is_supplementary):
+                        yield record.query_name, record.get_forward_sequence() or ""
             return
         with pysam.FastxFile(path) as fastx:
             for entry in fastx:

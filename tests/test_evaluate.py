@@ -124,3 +124,24 @@ def test_unaligned_bam_input(tmp_path, reference):
     (result,) = evaluate_calls(tmp_path / "calls.bam", ref_path)
     assert result.read_id == "bam-read" and result.identity == 1.0
     assert (result.ref_start, result.ref_end) == (3000, 4500)
+
+
+def test_an_empty_call_counts_as_an_unmapped_read_in_bam_and_fastq(tmp_path, reference):
+    import numpy as np
+
+    from basecaller.calls import CalledRead
+    from basecaller.io.writers import BamWriter
+
+    ref_path, ref = reference
+    seq = ref[3000:4500]
+    reads = [CalledRead("empty", "", np.zeros(0, dtype=np.uint8), mean_qscore=0.0),
+             CalledRead("good", seq, np.full(len(seq), 20, dtype=np.uint8), mean_qscore=20.0)]
+    with BamWriter(tmp_path / "calls.bam") as writer:
+        for read in reads:
+            writer.write(read)
+    (tmp_path / "calls.fastq").write_text("@empty\n\n+\n\n@good\n" + seq + "\n+\n" + "5" * len(seq) + "\n")
+    for calls in ("calls.bam", "calls.fastq"):
+        empty, good = evaluate_calls(tmp_path / calls, ref_path)
+        assert (empty.read_id, empty.mapped, empty.read_length) == ("empty", False, 0)
+        assert good.mapped and good.identity == 1.0
+        assert summarise([empty, good])["reads"] == 2
