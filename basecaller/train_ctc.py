@@ -156,7 +156,9 @@ def train_basecaller(config: ModelConfig, train_sets: Sequence[ChunkDataset], ou
                      weights: Sequence[float] | None = None, valid_set: ChunkDataset | None = None,
                      options: TrainOptions = TrainOptions(), init_from: str | None = None,
                      provenance: dict | None = None) -> CTCModel:
-    """Train (or fine-tune from ``init_from``) and write the model directory ``out_dir``.
+    """Train (or fine-tune from ``init_from``) and write the model directory ``out_dir``; the
+    model takes the directory's name (the preset or model it started from is kept as
+    ``training.base_model``).
 
     Checkpoints go to ``out_dir/checkpoints`` every ``checkpoint_every`` steps; with
     ``options.resume`` a run continues from the last one. With ``options.workers`` > 1 the
@@ -188,9 +190,10 @@ def train_basecaller(config: ModelConfig, train_sets: Sequence[ChunkDataset], ou
     model = trainer.model.cpu()
     if not parallel.is_main():
         return model
-    config.training = {**(provenance or {}), "steps": result.step, "batch_size": options.batch_size,
-                       "chunk_len": int(train_sets[0].chunks.shape[1]),
+    config.training = {**(provenance or {}), "base_model": config.name, "steps": result.step,
+                       "batch_size": options.batch_size, "chunk_len": int(train_sets[0].chunks.shape[1]),
                        **_last_validation(result)}
+    config.name = Path(out_dir).resolve().name  # read groups name this model, not the one it started from
     model.config = config
     if valid_set is not None and len(valid_set) > 1:
         config.qscore_scale, config.qscore_shift = calibrate_qscores(model, valid_set)

@@ -131,7 +131,9 @@ def test_two_workers_take_the_step_of_one_process_on_both_batches(tmp_path):
         torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4, msg=name)
     records = read_metrics(tmp_path / "parallel" / "checkpoints" / "metrics.jsonl")
     assert [r["step"] for r in records if r["kind"] == "train"] == [1]  # worker 0 logs alone
-    assert load_model(tmp_path / "parallel").config.training["workers"] == 2
+    saved = load_model(tmp_path / "parallel").config
+    assert saved.training["workers"] == 2
+    assert saved.name == "parallel" and saved.training["base_model"] == config.name  # read groups tell them apart
 
 
 def test_a_model_that_calls_nothing_gets_the_identity_qscore_calibration(tmp_path):
