@@ -243,7 +243,8 @@ def export_checkpoint(checkpoint: str | os.PathLike, config: ModelConfig, out_di
         raise InputError(f"unreadable checkpoint ({type(error).__name__})", str(checkpoint)) from None
     model = CTCModel(config)
     model.load_state_dict(state["model"])
-    config.training = {**config.training, **(notes or {}), "steps": int(state["step"])}
+    config.training = {**config.training, "base_model": config.name, **(notes or {}), "steps": int(state["step"])}
+    config.name = Path(out_dir).resolve().name
     if calibrate_on:
         config.qscore_scale, config.qscore_shift = calibrate_qscores(model, ChunkDataset.load(calibrate_on))
     save_model_dir(out_dir, model)

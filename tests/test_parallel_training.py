@@ -144,3 +144,15 @@ def test_a_model_that_calls_nothing_gets_the_identity_qscore_calibration(tmp_pat
         model.head.weight.zero_()
         model.head.bias.copy_(torch.tensor([20.0, 0.0, 0.0, 0.0, 0.0]))  # always blank
     assert calibrate_qscores(model, _dataset(tmp_path)) == (1.0, 0.0)
+
+
+def test_an_exported_checkpoint_is_named_after_its_directory(tmp_path):
+    dataset = _dataset(tmp_path)
+    options = TrainOptions(steps=2, batch_size=4, warmup_steps=0, amp=False, progress=False, checkpoint_every=1)
+    trained = train_basecaller(tiny_config(), [dataset], tmp_path / "run", options=options)
+    out = tmp_path / "exported"
+    assert main(["export", str(tmp_path / "run" / "checkpoints" / "last.pt"), "-o", str(out)]) == 0
+    exported = load_model(out)
+    assert exported.config.name == "exported" and exported.config.training["base_model"] == tiny_config().name
+    for a, b in zip(exported.state_dict().values(), trained.state_dict().values()):
+        torch.testing.assert_close(a, b)
