@@ -128,10 +128,13 @@ class ClassificationData:
     kmer: int = 1  # DNA: tokens are overlapping k-mers
     unlabelled: list[list[str]] = field(default_factory=list)  # extra text for the vocabulary and pretraining
 
+    def texts(self) -> list[list[str]]:
+        """The token lists of the training examples, then of the unlabelled text."""
+        return [tokens for tokens, _ in self.train] + self.unlabelled
+
     def build_vocab(self, min_count: int = 1) -> Vocab:
         """Tokens of the training examples and of the unlabelled text."""
-        texts = [tokens for tokens, _ in self.train] + self.unlabelled
-        self.vocab = Vocab.build((t for tokens in texts for t in tokens), min_count)
+        self.vocab = Vocab.build((t for tokens in self.texts() for t in tokens), min_count)
         return self.vocab
 
     def encode(self, examples) -> list[tuple[list[int], int]]:
@@ -255,8 +258,7 @@ def _pretrain(model: SequenceClassifier, data: ClassificationData, options: FitO
     """Language-model pretraining on the training sentences and the unlabelled text."""
     from basecaller.tasks.lm_pretrain import pretrain_classifier
 
-    sentences = [tokens for tokens, _ in data.train] + data.unlabelled
-    return pretrain_classifier(model, [data.vocab.encode(tokens) for tokens in sentences], options)
+    return pretrain_classifier(model, [data.vocab.encode(tokens) for tokens in data.texts()], options)
 
 
 def build_classifier(config: dict) -> tuple[SequenceClassifier, Vocab, list[str]]:
