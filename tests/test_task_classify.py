@@ -9,6 +9,7 @@ import torch
 from conftest import SHARED_DATA, needs_shared
 
 from basecaller.cli import main
+from basecaller.errors import InputError
 from basecaller.tasks.classify import (
     ClassificationData,
     ClassifierOptions,
@@ -24,6 +25,7 @@ from basecaller.tasks.classify import (
     train_classifier,
 )
 from basecaller.tasks.fit import FitOptions
+from basecaller.tasks.text_data import read_labelled_sentences
 from basecaller.training import read_metrics
 
 TINY = ClassifierOptions(hidden_size=16, embedding_dim=8, dropout=0.0)
@@ -178,3 +180,35 @@ def test_pretraining_before_labels_learns_the_motif(tmp_path):
     assert "N" in data.vocab.index and record["pretrain"]["steps"] == 30
     assert record["pretrain"]["last_loss"] < record["pretrain"]["first_loss"]
     assert record["test_accuracy"] > 0.8
+
+
+def test_labelled_sentences_split_at_newlines_only(tmp_path):
+    path = tmp_path / "extra.txt"
+    path.write_text("Great\u0085 food, awful service.\t0\nLoved it!\t1\n\n", encoding="utf-8")
+    assert read_labelled_sentences(path) == [(["great", "food", ",", "awful", "service", "."], "0"),
+                                             (["loved", "it", "!"], "1")]
+    path.write_text("no label here\n", encoding="utf-8")
+    with pytest.raises(InputError, match="line 1: expected sentence<TAB>label"):
+        read_labelled_sentences(path)
+
+
+def test_extra_training_sentences_need_known_labels(tmp_path):
+    data = _motif_data()
+    path = tmp_path / "extra.txt"
+    path.write_text("A C G T\tyes\n", encoding="utf-8")
+    with pytest.raises(InputError, match="labels \\['yes'\\] are not among"):
+        data.add_training(path)
+
+
+@needs_shared
+def test_cli_sst2_extra_training_sentences(tmp_path):
+    uci = SHARED_DATA / "text" / "uci_sentiment_labelled_sentences"
+    out = tmp_path / "sst2"
+    args = ["classify", "train", "--task", "sst2", "--data", str(SHARED_DATA / "text"), "-o", str(out),
+            "--hidden-size", "8", "--embedding-dim", "8", "--steps", "2", "--threads", "1",
+            "--extra-train", str(uci / "amazon_cells_labelled.txt"), str(uci / "yelp_labelled.txt")]
+    assert main(args) == 0
+    _, vocab, _, config = load_classifier(out)
+    extra = config["training"]["extra_train"]
+    assert [entry.rsplit(" (", 1)[1] for entry in extra] == ["1000 sentences)", "1000 sentences)"]
+    assert "headset" in vocab.index  # a word of the Amazon reviews, absent from SST-2's training sentences

@@ -29,6 +29,9 @@ def add_arguments(parser) -> None:
     train.add_argument("--positions", type=int, default=0,
                        help="learned position embeddings for this many steps (fixed-width inputs)")
     train.add_argument("--kmer", type=int, default=1, help="splice: tokens are overlapping k-mers")
+    train.add_argument("--extra-train", nargs="+", default=[], metavar="FILE",
+                       help="more labelled training sentences, sentence<TAB>label a line (e.g. the UCI "
+                            "sentiment files); dev and test are unchanged")
     train.add_argument("--adversarial", type=float, default=0.0, metavar="EPSILON",
                        help="adversarial training: also fit embeddings perturbed by this L2 norm per sentence")
     pretraining = train.add_argument_group("language-model pretraining (before the labels)")
@@ -61,6 +64,8 @@ def _train(args) -> int:
                                 pooling=args.pooling, min_count=args.min_count,
                                 positions=args.positions, adversarial=args.adversarial)
     data = load_classification(args.task, args.data, args.kmer)
+    for path in args.extra_train:
+        data.add_training(path)
     data.unlabelled = [tokens for path in args.pretrain_text for tokens in _unlabelled(path, args)]
     _, record = train_classifier(data, args.output, options, fit_options(args), _pretrain_options(args))
     per_class = ", ".join(f"{k} {100 * v:.1f}" for k, v in record["test_per_class"].items())

@@ -20,8 +20,10 @@ from torch import Tensor, nn
 from basecaller.nn import build_recurrent, length_mask
 from basecaller.tasks.fit import FitOptions, fit, pad_sequences, shuffled_batches
 from basecaller.tasks.model_dir import load_built_model, save_model_dir
+from basecaller.errors import InputError
 from basecaller.tasks.text_data import (
     Vocab,
+    read_labelled_sentences,
     read_splice,
     read_sst2,
     stratified_split,
@@ -127,6 +129,17 @@ class ClassificationData:
     provenance: dict = field(default_factory=dict)
     kmer: int = 1  # DNA: tokens are overlapping k-mers
     unlabelled: list[list[str]] = field(default_factory=list)  # extra text for the vocabulary and pretraining
+
+    def add_training(self, path: str | os.PathLike) -> int:
+        """Append labelled sentences (``sentence<TAB>label`` a line) to the training split;
+        dev and test stay as they are. Returns how many were added."""
+        records = read_labelled_sentences(path)
+        unknown = sorted({label for _, label in records} - set(self.labels))
+        if unknown:
+            raise InputError(f"labels {unknown} are not among {self.labels}", path=str(path))
+        self.train.extend(records)
+        self.provenance.setdefault("extra_train", []).append(f"{path} ({len(records)} sentences)")
+        return len(records)
 
     def texts(self) -> list[list[str]]:
         """The token lists of the training examples, then of the unlabelled text."""

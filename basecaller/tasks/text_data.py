@@ -23,6 +23,7 @@ __all__ = [
     "read_conll",
     "read_sst2",
     "read_splice",
+    "read_labelled_sentences",
     "read_sentences",
     "read_text",
     "split_fraction",
@@ -92,15 +93,34 @@ def word_tokens(text: str) -> list[str]:
     return _WORD.findall(_CONTRACTIONS.sub(r" \1", text.lower()))
 
 
+def _lines(path: str | os.PathLike) -> list[str]:
+    """Lines split at newlines only (str.splitlines also splits at U+0085 and the like, which
+    occur inside sentences of the UCI files)."""
+    return read_text(path).replace("\r\n", "\n").split("\n")
+
+
 def read_sentences(path: str | os.PathLike) -> list[list[str]]:
     """Unlabelled text, one sentence a line, as ``word_tokens``; a trailing tab-separated
     field (a label, as in the UCI sentiment files) is dropped, blank lines skipped."""
     sentences = []
-    for line in read_text(path).splitlines():
+    for line in _lines(path):
         text = line.rsplit("\t", 1)[0] if "\t" in line else line
         if text.strip():
             sentences.append(word_tokens(text))
     return sentences
+
+
+def read_labelled_sentences(path: str | os.PathLike) -> list[tuple[list[str], str]]:
+    """``sentence<TAB>label`` a line (the UCI sentiment layout) -> [(word_tokens, label)]."""
+    records = []
+    for number, line in enumerate(_lines(path), start=1):
+        if not line.strip():
+            continue
+        text, tab, label = line.rpartition("\t")
+        if not tab or not label.strip():
+            raise InputError(f"line {number}: expected sentence<TAB>label", path=str(path))
+        records.append((word_tokens(text), label.strip()))
+    return records
 
 
 def split_fraction(items, train_fraction: float = 0.9):
