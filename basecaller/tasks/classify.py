@@ -17,10 +17,10 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from basecaller.errors import InputError
 from basecaller.nn import build_recurrent, length_mask
 from basecaller.tasks.fit import FitOptions, fit, pad_sequences, shuffled_batches
 from basecaller.tasks.model_dir import load_built_model, save_model_dir
-from basecaller.errors import InputError
 from basecaller.tasks.text_data import (
     Vocab,
     read_labelled_sentences,
