@@ -33,7 +33,9 @@ start = time.perf_counter()
 report = basecall_files(BasecallRequest(**args))
 seconds = time.perf_counter() - start
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"samples": report.samples, "seconds": seconds, "peak_mb": peak_mb}))
+import torch
+gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
+print(json.dumps({"samples": report.samples, "seconds": seconds, "peak_mb": peak_mb, "gpu_mb": gpu_mb}))
 """
 MODES = {"float32": {"precision": "fp32"}, "bfloat16": {"precision": "bf16"}, "int8": {"int8": True}}
 

@@ -15,8 +15,6 @@ Each setting runs in a fresh process, model loading included; prints a Markdown 
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -24,18 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from basecall_throughput import make_input  # noqa: E402
-
-_JOB = """
-import json, sys, time, torch
-from basecaller.run_basecall import BasecallRequest, basecall_files
-args = json.loads(sys.argv[1])
-start = time.perf_counter()
-report = basecall_files(BasecallRequest(**args))
-seconds = time.perf_counter() - start
-gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
-print(json.dumps({"samples": report.samples, "seconds": seconds, "gpu_mb": gpu_mb}))
-"""
+from basecall_throughput import make_input, run_job  # noqa: E402
 
 
 def untrained_preset(folder: Path, kind: str) -> Path:
@@ -48,14 +35,6 @@ def untrained_preset(folder: Path, kind: str) -> Path:
 
     torch.manual_seed(0)
     return save_model_dir(folder / f"r941_4khz_{kind}", CTCModel(preset(kind, "r9.4.1", 4000)))
-
-
-def run_job(inputs: Path, output: Path, **settings) -> dict:
-    request = {"inputs": [str(inputs)], "output": str(output), "progress": False, "summary": None, **settings}
-    result = subprocess.run([sys.executable, "-c", _JOB, json.dumps(request)], capture_output=True, text=True)
-    if result.returncode:
-        raise SystemExit(result.stderr)
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
