@@ -132,7 +132,7 @@ def split_fraction(items, train_fraction: float = 0.9):
 def read_sst2(path: str | os.PathLike) -> list[tuple[list[str], int]]:
     """SST-2 (Kim 2014 layout): ``<label> <tokens>`` a line -> [(tokens, label)]."""
     records = []
-    for number, line in enumerate(read_text(path).split("\n"), start=1):
+    for number, line in enumerate(_lines(path), start=1):
         if not line.strip():
             continue
         label, _, sentence = line.partition(" ")
@@ -157,7 +157,7 @@ def conll_documents(path: str | os.PathLike) -> list[int]:
 
 def _conll_sentences(path):
     sentences, words, tags, document = [], [], [], -1
-    for number, line in enumerate(read_text(path).split("\n"), start=1):
+    for number, line in enumerate(_lines(path), start=1):
         fields = line.split()
         if not fields or fields[0] == "-DOCSTART-":
             if words:
@@ -177,7 +177,7 @@ def _conll_sentences(path):
 def read_splice(path: str | os.PathLike) -> list[tuple[str, str]]:
     """UCI splice.data: ``class, name, sequence`` a line -> [(sequence, class)]."""
     records = []
-    for number, line in enumerate(read_text(path).split("\n"), start=1):
+    for number, line in enumerate(_lines(path), start=1):
         if not line.strip():
             continue
         fields = [field.strip() for field in line.split(",")]
