@@ -99,6 +99,11 @@ def _lines(path: str | os.PathLike) -> list[str]:
     return read_text(path).replace("\r\n", "\n").split("\n")
 
 
+def _numbered_lines(path: str | os.PathLike):
+    """(line number, line) for each non-blank line, numbered from 1 as in an editor."""
+    return ((number, line) for number, line in enumerate(_lines(path), start=1) if line.strip())
+
+
 def read_sentences(path: str | os.PathLike) -> list[list[str]]:
     """Unlabelled text, one sentence a line, as ``word_tokens``; a trailing tab-separated
     field (a label, as in the UCI sentiment files) is dropped, blank lines skipped."""
@@ -113,9 +118,7 @@ def read_sentences(path: str | os.PathLike) -> list[list[str]]:
 def read_labelled_sentences(path: str | os.PathLike) -> list[tuple[list[str], str]]:
     """``sentence<TAB>label`` a line (the UCI sentiment layout) -> [(word_tokens, label)]."""
     records = []
-    for number, line in enumerate(_lines(path), start=1):
-        if not line.strip():
-            continue
+    for number, line in _numbered_lines(path):
         text, tab, label = line.rpartition("\t")
         if not tab or not label.strip():
             raise InputError(f"line {number}: expected sentence<TAB>label", path=str(path))
@@ -132,9 +135,7 @@ def split_fraction(items, train_fraction: float = 0.9):
 def read_sst2(path: str | os.PathLike) -> list[tuple[list[str], int]]:
     """SST-2 (Kim 2014 layout): ``<label> <tokens>`` a line -> [(tokens, label)]."""
     records = []
-    for number, line in enumerate(_lines(path), start=1):
-        if not line.strip():
-            continue
+    for number, line in _numbered_lines(path):
         label, _, sentence = line.partition(" ")
         if label not in ("0", "1"):
             raise InputError(f"line {number}: label {label!r} is not 0 or 1", path=str(path))
@@ -177,9 +178,7 @@ def _conll_sentences(path):
 def read_splice(path: str | os.PathLike) -> list[tuple[str, str]]:
     """UCI splice.data: ``class, name, sequence`` a line -> [(sequence, class)]."""
     records = []
-    for number, line in enumerate(_lines(path), start=1):
-        if not line.strip():
-            continue
+    for number, line in _numbered_lines(path):
         fields = [field.strip() for field in line.split(",")]
         if len(fields) != 3:
             raise InputError(f"line {number}: expected class, name, sequence", path=str(path))
