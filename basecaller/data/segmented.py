@@ -74,12 +74,7 @@ def _tombo_segmentation(path: str, read: Read) -> SegmentedRead:
         alignment = dict(handle[f"{TOMBO_GROUP}/Alignment"].attrs)
     starts = offset + np.append(table["start"], table["start"][-1] + table["length"][-1]).astype(np.int64)
     sequence = b"".join(table["base"]).decode()
-    strand = alignment["mapped_strand"]
-    strand = strand.decode() if isinstance(strand, bytes) else str(strand)
-    contig = alignment["mapped_chrom"]
-    contig = contig.decode() if isinstance(contig, bytes) else str(contig)
-    return SegmentedRead(read, sequence, starts, contig, int(alignment["mapped_start"]),
-                         int(alignment["mapped_end"]), strand)
+    return SegmentedRead(read, sequence, starts, *_mapping(alignment))
 
 
 def tombo_reads(paths, skips: SkipLog | None = None, **_) -> Iterator[SegmentedRead]:
@@ -108,7 +103,20 @@ def _taiyaki_record(path: str, read_id: str, group) -> SegmentedRead:
                 source_path=path, file_shift_pa=float(attrs["shift_frompA"]),
                 file_scale_pa=float(attrs["scale_frompA"]))
     sequence = "".join(BASES[i] for i in group["Reference"][()])
-    return SegmentedRead(read, sequence, group["Ref_to_signal"][()].astype(np.int64))
+    return SegmentedRead(read, sequence, group["Ref_to_signal"][()].astype(np.int64), *_mapping(attrs))
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _mapping(attrs) -> tuple[str, int, int, str]:
+    """Genome coordinates of a mapped read (``mapped_chrom/start/end/strand``), when the file
+    records them (the taiyaki walkthrough files do not)."""
+    if "mapped_chrom" not in attrs:
+        return "", -1, -1, "+"
+    return (_text(attrs["mapped_chrom"]), int(attrs["mapped_start"]), int(attrs["mapped_end"]),
+            _text(attrs["mapped_strand"]))
 
 
 def taiyaki_reads(paths, skips: SkipLog | None = None, **_) -> Iterator[SegmentedRead]:
