@@ -11,8 +11,9 @@ import numpy as np
 from basecaller.alphabet import reverse_complement
 from basecaller.errors import InputError
 
-__all__ = ["Fragment", "clean_genome", "fragment_with_context", "random_genome", "read_fasta",
-           "reverse_complement", "sample_fragment", "write_fasta"]
+__all__ = ["Fragment", "allowed_regions", "clean_genome", "fragment_with_context",
+           "parse_interval", "random_genome", "read_fasta", "reverse_complement",
+           "sample_fragment", "write_fasta"]
 
 
 def read_fasta(path: str | os.PathLike) -> dict[str, str]:
@@ -80,22 +81,60 @@ class Fragment:
     strand: str
 
 
+def parse_interval(text: str) -> tuple[str, int, int]:
+    """``CONTIG:START-END`` (1-based inclusive, as samtools writes it; commas allowed) to
+    ``(contig, start, end)`` 0-based, end exclusive. ``CONTIG`` alone is the whole contig."""
+    contig, _, span = text.rpartition(":") if ":" in text else (text, "", "")
+    if not span:
+        return text, 0, np.iinfo(np.int64).max
+    try:
+        first, last = (int(part.replace(",", "")) for part in span.split("-"))
+    except ValueError:
+        raise InputError(f"interval must be CONTIG:START-END, not {text!r}") from None
+    if not contig or first < 1 or last < first:
+        raise InputError(f"interval must be CONTIG:START-END with 1 <= START <= END, not {text!r}")
+    return contig, first - 1, last
+
+
+def allowed_regions(genome: dict[str, str], exclude: list[tuple[str, int, int]],
+                    min_length: int = 1) -> list[tuple[str, int, int]]:
+    """The parts of every contig outside the ``exclude`` intervals, at least ``min_length``
+    long, as ``(contig, start, end)``; whole contigs when nothing is excluded."""
+    unknown = sorted({contig for contig, _, _ in exclude} - set(genome))
+    if unknown:
+        raise InputError(f"excluded contig(s) not in the genome: {', '.join(unknown)}")
+    regions = []
+    for name, sequence in genome.items():
+        cuts = sorted((max(0, s), min(len(sequence), e)) for c, s, e in exclude if c == name)
+        position = 0
+        for start, end in cuts + [(len(sequence), len(sequence))]:
+            if start - position >= (min_length if cuts else 1):
+                regions.append((name, position, start))
+            position = max(position, end)
+    if not regions:
+        raise InputError(f"no region of at least {min_length} bases is left outside the "
+                         "excluded intervals")
+    return regions
+
+
 def sample_fragment(
     genome: dict[str, str],
     rng: np.random.Generator,
     length_mean: float,
     length_sd: float,
     min_length: int,
+    regions: list[tuple[str, int, int]] | None = None,
 ) -> Fragment:
-    """Contig by length, gamma-distributed length, uniform position, strand 50/50."""
-    names = list(genome)
-    sizes = np.array([len(genome[name]) for name in names], dtype=np.float64)
-    contig = names[int(rng.choice(len(names), p=sizes / sizes.sum()))]
+    """Region (a contig, or a part of one outside excluded intervals) by length,
+    gamma-distributed length clipped to the region, uniform position, strand 50/50."""
+    regions = regions or [(name, 0, len(sequence)) for name, sequence in genome.items()]
+    sizes = np.array([end - start for _, start, end in regions], dtype=np.float64)
+    contig, lo, hi = regions[int(rng.choice(len(regions), p=sizes / sizes.sum()))]
     strand = "+" if rng.random() < 0.5 else "-"
     shape = (length_mean / length_sd) ** 2 if length_sd > 0 else np.inf
     length = length_mean if np.isinf(shape) else rng.gamma(shape, length_mean / shape)
-    length = int(min(max(round(length), min_length), len(genome[contig])))
-    start = int(rng.integers(0, len(genome[contig]) - length + 1))
+    length = int(min(max(round(length), min_length), hi - lo))
+    start = lo + int(rng.integers(0, hi - lo - length + 1))
     return Fragment(contig, start, start + length, strand)
 
 

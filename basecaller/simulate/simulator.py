@@ -17,12 +17,13 @@ from basecaller.errors import InputError
 from basecaller.io.read import Read
 from basecaller.simulate.genome import (
     Fragment,
+    allowed_regions,
     clean_genome,
     fragment_with_context,
     sample_fragment,
 )
 from basecaller.simulate.kmer_model import KmerModel, encode, kmer_indices, load_kmer_model
-from basecaller.simulate.params import ChemistryParams, load_params
+from basecaller.simulate.params import ChemistryParams, LeadIn, load_params
 
 SAMPLE_RATES_HZ = (4000, 5000)
 
@@ -32,7 +33,8 @@ class SimulatedRead:
     """One simulated read with its exact truth.
 
     ``base_starts`` has ``len(sequence) + 1`` entries: the sample where each base starts and,
-    last, the end of the last base (taiyaki's ``Ref_to_signal``).
+    last, the end of the last base (taiyaki's ``Ref_to_signal``). ``base_starts[0]`` is the
+    length of the open-pore/adapter lead-in before the first base (0 without one).
     """
 
     read_id: str
@@ -68,34 +70,76 @@ class SimulatedRead:
 
 @dataclass(frozen=True)
 class NoiseSettings:
-    """Multipliers on the fitted noise; ``noise_scale=0`` gives exact k-mer levels."""
+    """Multipliers on the fitted noise; ``noise_scale=0`` gives exact k-mer levels.
+
+    ``lead_in=False`` leaves out the open-pore and adapter stretch before the first base.
+    """
 
     noise_scale: float = 1.0
     drift_pa_per_s: float = 0.0
     per_read_variation: bool = True
+    lead_in: bool = True
 
 
 def sample_dwell(n_bases: int, params: ChemistryParams, sample_rate_hz: float,
-                 rng: np.random.Generator) -> np.ndarray:
-    """Samples per base, int64, from the fitted shifted gamma scaled to the sample rate."""
+                 rng: np.random.Generator, per_read_variation: bool = True) -> np.ndarray:
+    """Samples per base, int64: shifted gamma body plus a long-tailed stall component,
+    scaled to the sample rate and (per read) by a speed factor."""
     dwell = params.dwell.at_rate(sample_rate_hz)
-    raw = dwell.shift + rng.gamma(dwell.shape, dwell.scale, n_bases)
+    raw = rng.gamma(dwell.shape, dwell.scale, n_bases)
+    if dwell.tail_fraction > 0:
+        n_tail = int(rng.binomial(n_bases, dwell.tail_fraction))
+        where = rng.integers(0, n_bases, n_tail)
+        raw[where] = rng.gamma(dwell.tail_shape, dwell.tail_scale, n_tail)
+    raw += dwell.shift
+    if dwell.speed_sd > 0 and per_read_variation:
+        raw *= np.exp(dwell.speed_sd * rng.standard_normal())
     return np.maximum(np.rint(raw), dwell.min_samples).astype(np.int64)
 
 
-def base_levels(context: str, model: KmerModel) -> tuple[np.ndarray, np.ndarray]:
-    """Model level and k-mer index of each base of ``context`` minus ``k`` bases each side."""
+def base_levels(context: str, model: KmerModel,
+                params: ChemistryParams | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Level (model units, with the fitted per-k-mer correction where ``params`` has one)
+    and k-mer index of each base of ``context`` minus ``k`` bases each side."""
     k, centre = model.k, model.chemistry.centre
     index = kmer_indices(encode(context), k)  # window j covers context[j : j + k]
     n_bases = len(context) - 2 * k
     index = index[k - centre : k - centre + n_bases]
-    return model.levels[index], index
+    levels = model.levels[index]
+    if params is not None and params.kmer_level_offset is not None:
+        levels = levels + params.kmer_level_offset[index]
+    return levels, index
+
+
+def ar1_filter(white: np.ndarray, rho: float, first: float = 0.0) -> np.ndarray:
+    """AR(1) ``x[t] = rho x[t-1] + sqrt(1 - rho^2) white[t]`` (unit marginal variance for unit
+    white noise), vectorised: blocks of B samples with ``rho^B < 1e-8`` are filtered by a
+    scaled cumulative sum, and each block takes the carry from the end of the previous one
+    (the carry from two blocks back, below 1e-8, is dropped). ``first`` is ``x[-1]``."""
+    n = white.size
+    if n == 0 or rho == 0:
+        return white
+    block = int(min(max(np.ceil(np.log(1e-8) / np.log(abs(rho))), 2), 4096))
+    rows = -(-n // block)
+    padded = np.zeros(rows * block, np.float32)
+    padded[:n] = white
+    grid = padded.reshape(rows, block)
+    powers = np.float32(rho) ** np.arange(block, dtype=np.float32)
+    grid *= np.float32(np.sqrt(1 - rho * rho)) / powers
+    np.cumsum(grid, axis=1, out=grid)
+    grid *= powers
+    carry = np.empty(rows, np.float32)
+    carry[0] = first
+    carry[1:] = grid[:-1, -1]
+    grid += np.outer(carry, powers * np.float32(rho))
+    return padded[:n]
 
 
 def synthesise_pa(levels: np.ndarray, kmer_index: np.ndarray, dwell: np.ndarray,
                   model: KmerModel, params: ChemistryParams, sample_rate_hz: float,
-                  noise: NoiseSettings, rng: np.random.Generator) -> np.ndarray:
-    """Current in pA (float32) for bases with model ``levels`` held for ``dwell`` samples."""
+                  noise: NoiseSettings, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """Current in pA (float32) for bases with ``levels`` held for ``dwell`` samples, after
+    the lead-in; returns the signal and the lead-in length (where the first base starts)."""
     shift, scale = params.level_shift_pa[0], params.level_scale[0]
     if noise.per_read_variation:
         shift += params.level_shift_pa[1] * rng.standard_normal()
@@ -104,23 +148,56 @@ def synthesise_pa(levels: np.ndarray, kmer_index: np.ndarray, dwell: np.ndarray,
     if noise.noise_scale:
         jitter = params.level_jitter_pa * noise.noise_scale
         level_pa += jitter * rng.standard_normal(levels.size)
-    signal = np.repeat(level_pa.astype(np.float32), dwell)
+    lead = np.zeros(0, np.float32)
+    if noise.lead_in and params.lead_in is not None:
+        lead = lead_in_pa(params.lead_in, float(np.median(level_pa)), sample_rate_hz,
+                          noise.per_read_variation, rng)
+    signal = np.concatenate([lead, np.repeat(level_pa.astype(np.float32), dwell)])
     if noise.noise_scale:
-        _add_noise(signal, kmer_index, dwell, model, params, noise.noise_scale, rng)
-    if noise.drift_pa_per_s:
-        step = noise.drift_pa_per_s / sample_rate_hz
+        _add_noise(signal, lead.size, kmer_index, dwell, model, params, noise.noise_scale, rng)
+    drift = noise.drift_pa_per_s
+    if noise.per_read_variation and params.drift_pa_per_s[1] > 0:
+        drift += params.drift_pa_per_s[0] + params.drift_pa_per_s[1] * rng.standard_normal()
+    if drift:
+        step = drift / sample_rate_hz
         signal += np.arange(signal.size, dtype=np.float32) * np.float32(step)
-    return signal
+    return signal, lead.size
 
 
-def _add_noise(signal: np.ndarray, kmer_index: np.ndarray, dwell: np.ndarray,
+def lead_in_pa(lead: LeadIn, strand_median_pa: float, sample_rate_hz: float,
+               per_read_variation: bool, rng: np.random.Generator) -> np.ndarray:
+    """Noise-free open-pore then adapter levels (float32); noise is added with the strand's."""
+    rate = sample_rate_hz / 4000.0  # fitted at 4 kHz
+    n_open = 0
+    if rng.random() >= lead.open_zero_fraction:
+        n_open = 1 + int(rng.geometric(1 / max(lead.open_mean_samples, 1.0 + 1e-9)) - 1)
+        n_open = int(round(n_open * rate))
+    n_adapter = int(round(rate * np.exp(lead.adapter_log_mean
+                                        + lead.adapter_log_sd * rng.standard_normal())))
+    open_pa = lead.open_pa + (lead.open_sd_pa * rng.standard_normal() if per_read_variation else 0)
+    offset = lead.adapter_offset_pa[0]
+    if per_read_variation:
+        offset += lead.adapter_offset_pa[1] * rng.standard_normal()
+    step = max(lead.adapter_step_samples * rate, 1.0)
+    n_steps = max(1, int(np.ceil(2 * n_adapter / step)) + 4)
+    durations = np.maximum(np.rint(rng.exponential(step, n_steps)), 1).astype(np.int64)
+    levels = strand_median_pa + offset + lead.adapter_level_sd_pa * rng.standard_normal(n_steps)
+    adapter = np.repeat(levels.astype(np.float32), durations)[:n_adapter]
+    return np.concatenate([np.full(n_open, open_pa, np.float32), adapter])
+
+
+def _add_noise(signal: np.ndarray, n_lead: int, kmer_index: np.ndarray, dwell: np.ndarray,
                model: KmerModel, params: ChemistryParams, noise_scale: float,
                rng: np.random.Generator) -> None:
-    """Gaussian core (per-k-mer spread where the model has one) plus sparse spikes, in place."""
+    """Gaussian core (AR(1) where fitted; per-k-mer spread from the fit, else the model
+    file's) plus sparse spikes, in place."""
     white = rng.standard_normal(signal.size, dtype=np.float32)
+    if params.noise_ar1:
+        white = ar1_filter(white, params.noise_ar1, float(rng.standard_normal()))
     white *= np.float32(params.noise_sd_pa * noise_scale)
-    if model.noise_rel is not None:
-        white *= np.repeat(model.noise_rel[kmer_index], dwell)
+    spread = params.kmer_noise_rel if params.kmer_noise_rel is not None else model.noise_rel
+    if spread is not None:
+        white[n_lead:] *= np.repeat(spread[kmer_index], dwell)
     signal += white
     n_spikes = int(rng.binomial(signal.size, params.outlier_fraction))
     where = rng.integers(0, signal.size, n_spikes)
@@ -156,6 +233,8 @@ def simulate_reads(
     seed: int = 0,
     kmer_model: KmerModel | str | None = None,
     params: ChemistryParams | None = None,
+    lead_in: bool = True,
+    exclude: list[tuple[str, int, int]] | None = None,
 ) -> Iterator[SimulatedRead]:
     """Yield simulated reads, lazily, reproducibly from ``seed``.
 
@@ -163,7 +242,9 @@ def simulate_reads(
     of sequences or one sequence. With ``n_reads=None`` every sequence becomes one whole
     forward-strand read (exact sequences); otherwise fragments are sampled with gamma
     lengths (mean, sd, clipped to [min_read_length, contig length]), uniform positions
-    and random strands.
+    and random strands, never overlapping an ``exclude`` interval ``(contig, start, end)``
+    (0-based, end exclusive, forward strand). ``lead_in=False`` starts every read at its
+    first base (no open-pore/adapter stretch).
     """
     if sample_rate_hz not in SAMPLE_RATES_HZ:
         raise InputError(f"sample rate must be one of {SAMPLE_RATES_HZ} Hz, not {sample_rate_hz}")
@@ -176,9 +257,9 @@ def simulate_reads(
     params = params or load_params(model.chemistry.name)
     rng = np.random.default_rng(seed)
     genome = clean_genome(_as_genome(genome), rng)
-    noise = NoiseSettings(noise_scale, drift_pa_per_s, per_read_variation)
+    noise = NoiseSettings(noise_scale, drift_pa_per_s, per_read_variation, lead_in)
     for fragment in _fragments(genome, n_reads, read_length_mean, read_length_sd,
-                               min_read_length, rng):
+                               min_read_length, rng, exclude or []):
         yield _simulate_one(genome, fragment, model, params, sample_rate_hz, noise, rng)
 
 
@@ -192,27 +273,32 @@ def _as_genome(genome: dict[str, str] | list[str] | str) -> dict[str, str]:
     return genome
 
 
-def _fragments(genome, n_reads, length_mean, length_sd, min_length, rng) -> Iterator[Fragment]:
+def _fragments(genome, n_reads, length_mean, length_sd, min_length, rng,
+               exclude) -> Iterator[Fragment]:
     if n_reads is None:
+        if exclude:
+            raise InputError("exclude intervals need sampled fragments (n_reads), not whole contigs")
         for name, sequence in genome.items():
             yield Fragment(name, 0, len(sequence), "+")
         return
     if length_mean <= 0 or length_sd < 0 or min_length < 1:
         raise InputError("read lengths need mean > 0, sd >= 0 and minimum >= 1")
+    allowed = allowed_regions(genome, exclude, min_length)
     for _ in range(n_reads):
-        yield sample_fragment(genome, rng, length_mean, length_sd, min_length)
+        yield sample_fragment(genome, rng, length_mean, length_sd, min_length, allowed)
 
 
 def _simulate_one(genome, fragment, model, params, sample_rate_hz, noise, rng) -> SimulatedRead:
     read_id = str(uuid.UUID(bytes=rng.bytes(16), version=4))
     context = fragment_with_context(genome, fragment, model.k, rng)
     sequence = context[model.k : len(context) - model.k]
-    levels, kmer_index = base_levels(context, model)
-    dwell = sample_dwell(len(sequence), params, sample_rate_hz, rng)
-    signal_pa = synthesise_pa(levels, kmer_index, dwell, model, params, sample_rate_hz,
-                              noise, rng)
+    levels, kmer_index = base_levels(context, model, params)
+    dwell = sample_dwell(len(sequence), params, sample_rate_hz, rng, noise.per_read_variation)
+    signal_pa, n_lead = synthesise_pa(levels, kmer_index, dwell, model, params, sample_rate_hz,
+                                      noise, rng)
     dac, offset, scale = digitise(signal_pa, params, noise, rng)
-    base_starts = np.zeros(len(sequence) + 1, np.int64)
+    base_starts = np.full(len(sequence) + 1, n_lead, np.int64)
     np.cumsum(dwell, out=base_starts[1:])
+    base_starts[1:] += n_lead
     return SimulatedRead(read_id, sequence, dac, offset, scale, base_starts, sample_rate_hz,
                          model.chemistry.name, fragment)
