@@ -1,0 +1,274 @@
+"""Call the first part of many reads at once, as adaptive sampling needs it.
+
+``PrefixCaller.call(chunks)`` takes one signal chunk per channel (raw DAC samples plus the
+channel's calibration), normalises, trims the open-pore/adapter start, pads every prefix to a
+common length and runs **one** forward pass for the whole round, then decodes each read. It
+returns one ``PrefixCall`` per chunk, in input order: a sequence with qualities, or an empty
+sequence and a ``reason`` (no samples, NaN calibration, prefix too short, superseded by a newer
+read on the same channel, deferred to meet the round's deadline).
+
+State between rounds: none by default (readfish's read-until cache hands over the whole
+signal seen so far on every round). With ``accumulate=True`` chunks are pieces, which the
+caller joins per channel; a channel that sends a new read number drops its old read.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from basecaller.errors import SkipLog
+
+__all__ = ["PrefixCall", "PrefixCaller", "RoundStats", "SignalChunk"]
+
+
+@dataclass
+class SignalChunk:
+    """Signal of one read on one channel, as the sequencer delivers it.
+
+    ``signal``: raw int16 DAC samples (float arrays are accepted too); picoamps are
+    ``(signal + offset) * scale``. ``sample_rate_hz`` None means the model's rate.
+    """
+
+    channel: int
+    read_number: int
+    read_id: str
+    signal: np.ndarray
+    offset: float
+    scale: float
+    sample_rate_hz: float | None = None
+
+
+@dataclass
+class PrefixCall:
+    """The call of one read's prefix; ``reason`` says why there is no sequence."""
+
+    channel: int
+    read_number: int
+    read_id: str
+    sequence: str = ""
+    qualities: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint8))
+    mean_qscore: float = 0.0
+    num_samples: int = 0
+    trimmed_samples: int = 0
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+    @property
+    def qstring(self) -> str:
+        return (np.asarray(self.qualities, dtype=np.uint8) + 33).tobytes().decode()
+
+
+@dataclass
+class RoundStats:
+    """What the last ``call`` did: reads in, reads called, padded length, timings."""
+
+    chunks: int = 0
+    called: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    padded_samples: int = 0
+    seconds: float = 0.0
+    model_seconds: float = 0.0
+
+
+@dataclass
+class _Ready:
+    index: int
+    chunk: SignalChunk
+    signal: np.ndarray  # normalised and trimmed, float32
+    trimmed: int
+    num_samples: int  # raw samples in the prefix
+
+
+class PrefixCaller:
+    """Batched prefix basecalling for read-until / adaptive sampling.
+
+    ``model``: a loaded ``CTCModel``, a shipped model name or a model directory.
+    ``min_samples``: prefixes shorter than this after trimming are skipped with a reason.
+    ``max_samples``: only the first ``max_samples`` of a read are called.
+    ``deadline_s``: if set, a round calls only as many reads as the measured model speed says
+    fit in this time (the others are returned with reason "deferred ..."; send them again).
+    ``runner``: an optional replacement for the torch forward pass, ``(B, T) float32 ->
+    (B, T // stride, 5) log-probabilities`` (``basecaller.live.onnx.OnnxRunner`` is one).
+    """
+
+    def __init__(self, model="r941_4khz_fast", *, device: str = "cpu", precision: str = "auto",
+                 min_samples: int = 800, max_samples: int = 40000, trim: bool | None = None,
+                 trim_max_fraction: float = 0.5, accumulate: bool = False, deadline_s: float | None = None,
+                 beam_size: int = 0, runner: Callable[[np.ndarray], np.ndarray] | None = None,
+                 skips: SkipLog | None = None, warmup: bool = True):
+        import torch
+
+        from basecaller.basecall import prepare_for_inference
+        from basecaller.ctc.decode import QscoreCalibration
+        from basecaller.precision import autocast_dtype
+
+        if isinstance(model, str):
+            from basecaller.models.config import find_model_dir
+            from basecaller.train_ctc import load_model
+
+            model = load_model(find_model_dir(model))
+        self.config = model.config
+        self.device = torch.device(device)
+        self.model = prepare_for_inference(model, self.device)
+        self.autocast = autocast_dtype(precision, self.device)
+        self.runner = runner
+        self.stride = self.config.stride
+        self.sample_rate_hz = float(self.config.sample_rate_hz)
+        self.min_samples, self.max_samples = int(min_samples), int(max_samples)
+        self.trim = self.config.trim if trim is None else trim
+        self.trim_max_fraction = trim_max_fraction
+        self.accumulate = accumulate
+        self.deadline_s = deadline_s
+        self.beam_size = beam_size
+        self.calibration = QscoreCalibration(self.config.qscore_scale, self.config.qscore_shift)
+        self.skips = skips if skips is not None else SkipLog()
+        self.last_round = RoundStats()
+        self._samples_per_s: float | None = None  # padded samples the model gets through per second
+        self._pieces: dict[int, tuple[int, str, list[np.ndarray]]] = {}  # accumulate=True only
+        if warmup:
+            self._forward(np.zeros((2, 4000), dtype=np.float32))
+
+    # --- the round ---------------------------------------------------------------------------
+
+    def call(self, chunks: Iterable[SignalChunk]) -> list[PrefixCall]:
+        """Call one round of chunks (any number of channels) in one forward pass."""
+        start = time.perf_counter()
+        chunks = list(chunks)
+        results: list[PrefixCall | None] = [None] * len(chunks)
+        stats = RoundStats(chunks=len(chunks))
+        ready: list[_Ready] = []
+        newest = self._newest_per_channel(chunks)
+        for index, chunk in enumerate(chunks):
+            if newest[chunk.channel] != index:
+                results[index] = self._skip(chunk, f"superseded by read {chunks[newest[chunk.channel]].read_number} "
+                                                   "on the same channel", "superseded")
+                continue
+            item = self._prepare(index, chunk)
+            if isinstance(item, PrefixCall):
+                results[index] = item
+            else:
+                ready.append(item)
+        ready, deferred = self._fit_deadline(ready, start)
+        for item in deferred:
+            results[item.index] = PrefixCall(item.chunk.channel, item.chunk.read_number, item.chunk.read_id,
+                                             num_samples=item.num_samples,
+                                             reason=f"deferred to meet the {self.deadline_s:g} s round deadline")
+        if ready:
+            length = -(-max(len(r.signal) for r in ready) // self.stride) * self.stride
+            batch = np.zeros((len(ready), length), dtype=np.float32)
+            for row, item in enumerate(ready):
+                batch[row, : len(item.signal)] = item.signal
+            model_start = time.perf_counter()
+            outputs = self._forward(batch)
+            stats.model_seconds = time.perf_counter() - model_start
+            stats.padded_samples = batch.size
+            rate = batch.size / max(stats.model_seconds, 1e-9)
+            self._samples_per_s = rate if self._samples_per_s is None else 0.5 * (self._samples_per_s + rate)
+            for row, item in enumerate(ready):
+                results[item.index] = self._decode(item, outputs[row, : -(-len(item.signal) // self.stride)])
+        stats.called = len(ready)
+        stats.deferred = len(deferred)
+        stats.skipped = len(chunks) - stats.called - stats.deferred
+        stats.seconds = time.perf_counter() - start
+        self.last_round = stats
+        return results  # type: ignore[return-value]
+
+    def forget(self, channel: int) -> None:
+        """Drop what ``accumulate=True`` holds for ``channel`` (e.g. once a decision is made)."""
+        self._pieces.pop(channel, None)
+
+    # --- steps -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _newest_per_channel(chunks: list[SignalChunk]) -> dict[int, int]:
+        newest: dict[int, int] = {}
+        for index, chunk in enumerate(chunks):
+            old = newest.get(chunk.channel)
+            if old is None or chunk.read_number >= chunks[old].read_number:
+                newest[chunk.channel] = index
+        return newest
+
+    def _skip(self, chunk: SignalChunk, message: str, reason: str, num_samples: int = 0) -> PrefixCall:
+        self.skips.skip(f"channel {chunk.channel}, read {chunk.read_id}: {message}", reason)
+        return PrefixCall(chunk.channel, chunk.read_number, chunk.read_id, num_samples=num_samples, reason=message)
+
+    def _joined(self, chunk: SignalChunk, raw: np.ndarray) -> np.ndarray:
+        if not self.accumulate:
+            return raw
+        number, read_id, pieces = self._pieces.get(chunk.channel, (None, None, []))
+        if number != chunk.read_number or read_id != chunk.read_id:  # a new read on this channel
+            pieces = []
+        if len(raw):
+            pieces = [*pieces, raw]
+        self._pieces[chunk.channel] = (chunk.read_number, chunk.read_id, pieces)
+        return np.concatenate(pieces) if pieces else raw
+
+    def _prepare(self, index: int, chunk: SignalChunk) -> _Ready | PrefixCall:
+        from basecaller.signal.normalise import median_mad, normalise
+        from basecaller.signal.resample import resample
+        from basecaller.signal.trim import open_pore_trim
+
+        raw = self._joined(chunk, np.asarray(chunk.signal).ravel())
+        if len(raw) == 0:
+            return self._skip(chunk, "chunk has no samples", "no samples")
+        if not (math.isfinite(chunk.offset) and math.isfinite(chunk.scale)) or chunk.scale == 0:
+            return self._skip(chunk, f"calibration is not finite (offset {chunk.offset}, scale {chunk.scale})",
+                              "bad calibration", len(raw))
+        rate = float(chunk.sample_rate_hz or self.sample_rate_hz)
+        raw = raw[: int(self.max_samples * rate / self.sample_rate_hz)]
+        signal = (raw.astype(np.float32) + np.float32(chunk.offset)) * np.float32(chunk.scale)
+        if signal.dtype.kind == "f" and not np.isfinite(signal).all():
+            return self._skip(chunk, "signal holds NaN or infinite samples", "bad signal", len(raw))
+        if rate != self.sample_rate_hz:
+            signal = resample(signal, rate, self.sample_rate_hz)
+        norm = self.config.normalisation
+        shift, scale = median_mad(signal, norm.mad_factor)
+        signal = normalise(signal, shift, scale, norm.clip)
+        trimmed = open_pore_trim(signal, max_fraction=self.trim_max_fraction) if self.trim else 0
+        signal = signal[trimmed:]
+        if len(signal) < self.min_samples:
+            return self._skip(chunk, f"prefix too short: {len(signal)} samples after trimming {trimmed} "
+                                     f"(minimum {self.min_samples})", "short prefix", len(raw))
+        return _Ready(index, chunk, signal, trimmed, len(raw))
+
+    def _fit_deadline(self, ready: list[_Ready], start: float) -> tuple[list[_Ready], list[_Ready]]:
+        if self.deadline_s is None or not ready or self._samples_per_s is None:
+            return ready, []
+        budget = (self.deadline_s - (time.perf_counter() - start)) * self._samples_per_s * 0.8  # decode margin
+        longest, keep = 0, 0
+        for item in ready:  # in input order: the reads that came first get called first
+            longest = max(longest, len(item.signal))
+            if (keep + 1) * longest > budget and keep > 0:
+                break
+            keep += 1
+        return ready[:keep], ready[keep:]
+
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        if self.runner is not None:
+            return np.asarray(self.runner(batch), dtype=np.float32)
+        import torch
+
+        from basecaller.precision import autocast
+
+        with torch.inference_mode(), autocast(self.device, self.autocast):
+            return self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
+
+    def _decode(self, item: _Ready, log_probs: np.ndarray) -> PrefixCall:
+        from basecaller.ctc.decode import beam_decode, greedy_decode, mean_qscore
+
+        if self.beam_size > 0:
+            decoded = beam_decode(log_probs, beam_size=self.beam_size, calibration=self.calibration)
+        else:
+            decoded = greedy_decode(log_probs, calibration=self.calibration)
+        chunk = item.chunk
+        return PrefixCall(chunk.channel, chunk.read_number, chunk.read_id, decoded.sequence, decoded.qualities,
+                          mean_qscore(decoded.qualities), item.num_samples, item.trimmed)
