@@ -18,11 +18,13 @@ FORBIDDEN = {
     "signal": ("basecaller.nn", "basecaller.models", "basecaller.training", "basecaller.cli", "basecaller.io.pod5"),
     "nn": ("basecaller.models", "basecaller.cli", "basecaller.basecall", "basecaller.tasks", "basecaller.data"),
     "ctc": ("basecaller.nn", "basecaller.models", "basecaller.cli"),
+    "crf": ("basecaller.nn", "basecaller.models", "basecaller.cli", "basecaller.training", "basecaller.basecall"),
     "training": ("basecaller.models", "basecaller.cli", "basecaller.tasks"),
     "models": ("basecaller.cli",),
     "data": ("basecaller.cli",),
     "simulate": ("basecaller.cli", "basecaller.nn", "basecaller.models"),
     "tasks": ("basecaller.cli",),
+    "live": ("basecaller.cli",),
 }
 
 

@@ -298,7 +298,7 @@ class LiveWatcher:
                 if caller is not None:
                     import itertools
 
-                    for call in caller.call(itertools.chain([first], reads)):
+                    for call in caller.call(self._with_read_groups(itertools.chain([first], reads))):
                         if self._abort.is_set():
                             raise _Aborted
                         counts["samples"] += call.num_samples
@@ -375,11 +375,21 @@ class LiveWatcher:
                                       check_chemistry=options.check_chemistry)
             self.log(f"live: model {model.config.name} on {device}, {workers} model worker(s)")
         name = self._caller.config.name
-        groups = {run_id: read_group(run_id, name, info["flow_cell_id"])
-                  for run_id, info in scan_runs([path]).items()}
-        groups.setdefault(first.run_id, read_group(first.run_id, name, first.flow_cell_id))
+        groups = {first.run_id: read_group(first.run_id, name, first.flow_cell_id)}
+        if self.options.output_format == "bam":  # the BAM header lists every run's read group up front
+            groups.update({run_id: read_group(run_id, name, info["flow_cell_id"])
+                           for run_id, info in scan_runs([path]).items()})
         self._caller.read_groups.update({run: rg for run, (rg, _) in groups.items()})
         return self._caller, dict(groups.values())
+
+    def _with_read_groups(self, reads):
+        """Pass reads on, registering the read group of any new run before its read is called
+        (FASTQ headers need only the group id, so the file need not be scanned first)."""
+        groups, name = self._caller.read_groups, self._caller.config.name
+        for read in reads:
+            if read.run_id not in groups:
+                groups[read.run_id] = f"{read.run_id}_{name}"
+            yield read
 
     # --- journal and merged summary ------------------------------------------------------------
 
