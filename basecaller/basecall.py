@@ -132,7 +132,12 @@ class Basecaller:
 
     def _decode(self, item: _Pending, outputs: np.ndarray) -> CalledRead:
         log_probs = stitch_windows(outputs, item.starts, item.num_samples, self.window, self.stride)
-        if self.beam_size > 0:
+        if self.config.head_type == "crf":  # log_probs are CRF transition scores (T', 4^k * 5)
+            from basecaller.crf import crf_decode
+
+            decoded = crf_decode(log_probs, int(self.config.head["state_len"]), beam_size=self.beam_size,
+                                 calibration=self.calibration)
+        elif self.beam_size > 0:
             decoded = beam_decode(log_probs, beam_size=self.beam_size, calibration=self.calibration)
         else:
             decoded = greedy_decode(log_probs, calibration=self.calibration)

@@ -21,9 +21,10 @@ from basecaller.ctc.decode import Decoded, fit_qscore_calibration, greedy_decode
 from basecaller.data.chunks import ChunkDataset
 from basecaller.data.loader import Augment, ChunkBatches
 from basecaller.models.config import ModelConfig
+from basecaller.models.crf import CRFModel, build_model
 from basecaller.models.ctc import CTCModel
 
-__all__ = ["ctc_loss", "chunk_identities", "calibrate_qscores", "decode_chunks", "identity", "TrainOptions", "train_basecaller", "save_model_dir", "load_model"]
+__all__ = ["ctc_loss", "crf_loss", "loss_for", "chunk_identities", "calibrate_qscores", "decode_chunks", "identity", "TrainOptions", "train_basecaller", "save_model_dir", "load_model"]
 
 
 def ctc_loss(model: nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
@@ -33,6 +34,29 @@ def ctc_loss(model: nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
     loss = nn.functional.ctc_loss(log_probs.transpose(0, 1).float(), batch["targets"], steps,
                                   batch["target_lengths"], blank=0, reduction="mean", zero_infinity=True)
     return loss, {}
+
+
+def crf_loss(model: nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
+    """Mean CRF loss per target base (``basecaller.crf.crf_loss``) of a batch of chunks."""
+    from basecaller.crf import crf_loss as loss_of_scores
+
+    scores = model(batch["signal"])  # (N, T', 4^k * 5)
+    return loss_of_scores(scores.transpose(0, 1), batch["targets"], batch["target_lengths"], model.state_len), {}
+
+
+def loss_for(model: nn.Module):
+    """The training loss of a model's head."""
+    return crf_loss if isinstance(model, CRFModel) else ctc_loss
+
+
+def _chunk_decoder(model: nn.Module):
+    """Uncalibrated call of one chunk's model output: greedy for CTC, Viterbi (first k-mer
+    included, so it compares with the whole label) for CRF."""
+    if isinstance(model, CRFModel):
+        from basecaller.crf import crf_decode
+
+        return lambda scores: crf_decode(scores, model.state_len, include_start=True)
+    return greedy_decode
 
 
 def identity(call: str, truth: str, infix: bool = False) -> float:
@@ -51,15 +75,17 @@ def identity(call: str, truth: str, infix: bool = False) -> float:
 @torch.inference_mode()
 def decode_chunks(model: nn.Module, dataset: ChunkDataset, max_chunks: int = 256, batch_size: int = 64,
                   device: torch.device | str = "cpu") -> list[tuple[Decoded, str]]:
-    """Greedy, uncalibrated calls of the first ``max_chunks`` chunks, each with its truth."""
+    """Greedy (CTC) or Viterbi (CRF), uncalibrated calls of the first ``max_chunks`` chunks,
+    each with its truth."""
     model.eval()
+    decode = _chunk_decoder(model)
     count = min(max_chunks, len(dataset))
     results = []
     for start in range(0, count, batch_size):
         stop = min(start + batch_size, count)
         signal = torch.as_tensor(np.asarray(dataset.chunks[start:stop], dtype=np.float32), device=device)
         for row, log_probs in enumerate(model(signal).float().cpu().numpy()):
-            results.append((greedy_decode(log_probs), decode_labels(dataset.labels(start + row))))
+            results.append((decode(log_probs), decode_labels(dataset.labels(start + row))))
     return results
 
 
@@ -108,7 +134,7 @@ def load_model(model_dir: str | os.PathLike, device: str | torch.device = "cpu")
 
     folder = find_model_dir(model_dir)
     config = ModelConfig.load(folder / "config.toml")
-    model = CTCModel(config)
+    model = build_model(config)
     weights = folder / "weights.pt"
     if weights.exists():
         try:
@@ -168,9 +194,7 @@ def train_basecaller(config: ModelConfig, train_sets: Sequence[ChunkDataset], ou
 
     if options.workers > 1 and parallel.world_size() == 1:
         return _train_in_workers(config, train_sets, out_dir, weights, valid_set, options, init_from, provenance)
-    model = load_model(init_from) if init_from else CTCModel(config)
-    if init_from:
-        model.config = config
+    model = _initial_model(config, init_from) if init_from else build_model(config)
     checkpoints = Path(out_dir) / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
     if parallel.is_main():
@@ -179,7 +203,7 @@ def train_basecaller(config: ModelConfig, train_sets: Sequence[ChunkDataset], ou
                            augment=options.augment)
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     scheduler = warmup_cosine(optimizer, options.steps, options.warmup_steps, final_ratio=0.05)
-    trainer = Trainer(model, ctc_loss, optimizer, max_steps=options.steps, scheduler=scheduler,
+    trainer = Trainer(model, loss_for(model), optimizer, max_steps=options.steps, scheduler=scheduler,
                       clip_norm=options.clip_norm, device=options.device, amp=options.amp, seed=options.seed,
                       checkpoint_dir=checkpoints, checkpoint_every=options.checkpoint_every,
                       resume=options.resume, validate=_validation(valid_set, options),
@@ -198,6 +222,19 @@ def train_basecaller(config: ModelConfig, train_sets: Sequence[ChunkDataset], ou
     if valid_set is not None and len(valid_set) > 1:
         config.qscore_scale, config.qscore_shift = calibrate_qscores(model, valid_set)
     save_model_dir(out_dir, model)
+    return model
+
+
+def _initial_model(config: ModelConfig, init_from: str) -> CTCModel:
+    """The model to fine-tune: ``init_from``'s weights under ``config``. When the heads differ
+    (e.g. a CRF head on a CTC model) only the stem and recurrent core are taken over."""
+    start = load_model(init_from)
+    if start.config.head == config.head:
+        start.config = config
+        return start
+    model = build_model(config)
+    shared = {k: v for k, v in start.state_dict().items() if not k.startswith("head.")}
+    model.load_state_dict(shared, strict=False)
     return model
 
 
@@ -241,7 +278,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, config: ModelConfig, out_di
         state = load_checkpoint(checkpoint, map_location="cpu")
     except (OSError, RuntimeError, EOFError) as error:
         raise InputError(f"unreadable checkpoint ({type(error).__name__})", str(checkpoint)) from None
-    model = CTCModel(config)
+    model = build_model(config)
     model.load_state_dict(state["model"])
     config.training = {**config.training, "base_model": config.name, **(notes or {}), "steps": int(state["step"])}
     config.name = Path(out_dir).resolve().name

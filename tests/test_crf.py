@@ -166,3 +166,168 @@ def test_beam_search_sums_paths_that_viterbi_splits():
         states, moves = beam_search(scores[None], 1, beam_size=64)
         bases = [int(states[0, 0])] + [int(states[0, t + 1]) for t in range(4) if moves[0, t]]
         assert tuple(bases) == best_bases
+
+
+# --- the model, training and basecalling ----------------------------------------------------
+
+def _tiny_crf_config(state_len: int = 3):
+    from basecaller.models.config import preset
+
+    config = preset("fast")
+    config.stem = {"channels": [4, 16, 48], "kernels": [5, 5, 19], "strides": [1, 1, 5]}
+    config.encoder = {"type": "gru", "hidden_size": 48, "num_layers": 2, "direction": "bidirectional"}
+    config.window, config.overlap, config.batch_size = 1000, 200, 8
+    config.head = {"type": "crf", "state_len": state_len}
+    return config
+
+
+def _simulated_chunks(chunk_len: int = 1000):
+    from conftest import DATA_SAMPLES
+
+    from basecaller.data.chunks import ChunkSpec, build_chunks
+    from basecaller.data.segmented import simulated_reads
+
+    return build_chunks(simulated_reads(DATA_SAMPLES / "simulated_r941"),
+                        ChunkSpec(chunk_len=chunk_len, min_samples_per_base=4))
+
+
+def test_one_batch_overfit_reads_the_labels_back():
+    from basecaller.alphabet import decode_labels
+    from basecaller.models.crf import CRFModel
+    from basecaller.train_ctc import crf_loss as batch_loss
+    from basecaller.train_ctc import decode_chunks
+
+    torch.manual_seed(0)
+    fixed = _simulated_chunks().subset(np.arange(2))
+    batch = {"signal": torch.from_numpy(np.asarray(fixed.chunks, dtype=np.float32)),
+             "targets": torch.from_numpy(fixed.references.astype(np.int64)),
+             "target_lengths": torch.from_numpy(fixed.reference_lengths.astype(np.int64))}
+    model = CRFModel(_tiny_crf_config(2))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses, calls = [], []
+    for step in range(1, 121):  # stops once both chunks decode to their labels
+        loss, _ = batch_loss(model, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        if step >= 40 and step % 10 == 0:
+            calls = decode_chunks(model, fixed)
+            if all(decoded.sequence == truth for decoded, truth in calls):
+                break
+        model.train()
+    assert losses[-1] < 0.2 * losses[0]
+    assert len(calls) == 2
+    for row, (decoded, truth) in enumerate(calls):
+        assert truth == decode_labels(fixed.labels(row)) and len(truth) > 50
+        assert decoded.sequence == truth
+
+
+def test_model_directory_round_trip_and_ctc_configs_unchanged(tmp_path):
+    import tomllib
+
+    from basecaller.models.config import ModelConfig, find_model_dir, preset
+    from basecaller.models.crf import CRFModel
+    from basecaller.models.ctc import CTCModel
+    from basecaller.train_ctc import load_model, save_model_dir
+
+    torch.manual_seed(1)
+    model = CRFModel(_tiny_crf_config(2))
+    save_model_dir(tmp_path / "crf", model)
+    assert tomllib.loads((tmp_path / "crf" / "config.toml").read_text())["model"]["head"] == {"type": "crf",
+                                                                                             "state_len": 2}
+    loaded = load_model(tmp_path / "crf")
+    assert isinstance(loaded, CRFModel) and loaded.config == model.config and loaded.state_len == 2
+    signal = torch.randn(2, 1000)
+    model.eval()
+    out = loaded.eval()(signal)
+    assert out.shape == (2, 200, 16 * 5)
+    torch.testing.assert_close(out, model(signal), rtol=0, atol=0)
+    # A CTC config writes no head and reads back as CTC; the shipped model still loads as CTC.
+    ctc = preset("fast")
+    assert "head" not in ctc.to_dict()["model"]
+    assert ModelConfig.from_dict(tomllib.loads(ctc.dumps())).head == {"type": "ctc"}
+    shipped = load_model("r941_4khz_fast")
+    assert type(shipped) is CTCModel and "head" not in (find_model_dir("r941_4khz_fast") / "config.toml").read_text()
+    with pytest.raises(Exception, match="head"):
+        ModelConfig.from_dict({**ctc.to_dict(), "model": {**ctc.to_dict()["model"], "head": {"type": "rnnt"}}})
+
+
+def test_crf_model_basecalls_real_reads_to_fastq_and_sam(tmp_path):
+    import subprocess
+    import sys
+
+    import pysam
+    from conftest import DATA_SAMPLES
+
+    from basecaller.io.open import open_reads
+    from basecaller.models.crf import CRFModel
+    from basecaller.train_ctc import save_model_dir
+
+    torch.manual_seed(2)
+    lam = DATA_SAMPLES / "lambda_r941"
+    model = CRFModel(_tiny_crf_config(3))
+    with torch.no_grad():  # untrained, but with scores spread enough that the best path moves
+        model.head.weight.mul_(30.0)
+    save_model_dir(tmp_path / "crf_model", model)
+    reads = {r.read_id: r for r in open_reads(lam)}
+    for name in ("calls.fastq", "calls.sam"):
+        result = subprocess.run([sys.executable, "-m", "basecaller", "basecall", str(lam), "--model",
+                                 str(tmp_path / "crf_model"), "-o", str(tmp_path / name), "--emit-moves",
+                                 "--no-progress"], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+    fastq = (tmp_path / "calls.fastq").read_text().splitlines()
+    assert len(fastq) == 4 * len(reads)
+    for i in range(0, len(fastq), 4):
+        assert fastq[i][0] == "@" and fastq[i + 2] == "+"
+        assert len(fastq[i + 1]) == len(fastq[i + 3]) > 0 and set(fastq[i + 1]) <= set("ACGT")
+    with pysam.AlignmentFile(str(tmp_path / "calls.sam"), check_sq=False) as sam:
+        records = list(sam.fetch(until_eof=True))
+    assert len(records) == len(reads)
+    stride = 5
+    for record in records:
+        moves = np.asarray(record.get_tag("mv"))
+        sequence = record.query_sequence or ""
+        assert moves[0] == stride and moves[1:].sum() == len(sequence) > 0
+        assert len(record.query_qualities) == len(sequence)
+        signal_steps = -(-(record.get_tag("ns") - record.get_tag("ts")) // stride)
+        assert 0 <= signal_steps - (len(moves) - 1) <= 1
+        assert isinstance(record.get_tag("qs"), float)
+        assert record.get_tag("ns") == reads[record.query_name].num_samples
+
+
+def test_cli_trains_resumes_and_fine_tunes_a_crf_head(tmp_path):
+    import tomllib
+
+    from basecaller.cli import main
+    from basecaller.models.crf import CRFModel
+    from basecaller.models.ctc import CTCModel
+    from basecaller.train_ctc import load_model, save_model_dir
+
+    dataset = _simulated_chunks()
+    dataset.subset(np.arange(24)).save(tmp_path / "train")
+    dataset.subset(np.arange(24, 32)).save(tmp_path / "valid")
+    config = _tiny_crf_config(3)
+    config.head = {"type": "ctc"}
+    (tmp_path / "tiny.toml").write_text(config.dumps())
+    common = ["train", "--chunks", str(tmp_path / "train"), "--valid", str(tmp_path / "valid"), "--batch-size", "4",
+              "--validate-every", "2", "--checkpoint-every", "2", "--quiet", "--device", "cpu", "--fp32"]
+    out = tmp_path / "crf"
+    assert main([*common, "-o", str(out), "--config", str(tmp_path / "tiny.toml"), "--head", "crf",
+                 "--state-len", "2", "--steps", "2"]) == 0
+    first = load_model(out)
+    assert isinstance(first, CRFModel) and first.state_len == 2
+    assert "valid_identity_mean" in first.config.training
+    assert tomllib.loads((out / "checkpoints" / "config.toml").read_text())["model"]["head"]["type"] == "crf"
+    assert main([*common, "-o", str(out), "--config", str(tmp_path / "tiny.toml"), "--head", "crf",
+                 "--state-len", "2", "--steps", "4", "--resume"]) == 0
+    assert load_model(out).config.training["steps"] == 4
+    # fine-tune a CTC model with a CRF head: the stem and core are taken over, the head is new
+    torch.manual_seed(0)
+    save_model_dir(tmp_path / "ctc", CTCModel(config))
+    assert main([*common, "-o", str(tmp_path / "tuned"), "--init-from", str(tmp_path / "ctc"), "--head", "crf",
+                 "--steps", "1", "--lr", "0"]) == 0
+    tuned, start = load_model(tmp_path / "tuned"), load_model(tmp_path / "ctc")
+    assert isinstance(tuned, CRFModel) and tuned.state_len == 3
+    torch.testing.assert_close(tuned.stem.state_dict(), start.stem.state_dict())
+    assert main([*common, "-o", str(tmp_path / "bad"), "--state-len", "2", "--steps", "1"]) == 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 NAME = "train"
-HELP = "train or fine-tune a CTC basecaller on chunk datasets (real, simulated, or a mix)"
+HELP = "train or fine-tune a CTC or CRF basecaller on chunk datasets (real, simulated, or a mix)"
 
 
 def add_arguments(parser) -> None:
@@ -16,6 +16,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--chemistry", default="r9.4.1", choices=["r9.4.1", "r10.4.1"])
     parser.add_argument("--sample-rate", type=int, default=4000)
     parser.add_argument("--init-from", help="fine-tune from this model (directory or shipped name)")
+    parser.add_argument("--head", choices=["ctc", "crf"],
+                        help="output head (default: the config's or the --init-from model's, else ctc); a "
+                             "different head than --init-from's takes over only its stem and recurrent core")
+    parser.add_argument("--state-len", type=int, help="CRF head: k-mer state length (default 3)")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
@@ -40,10 +44,28 @@ def _config(args):
     from basecaller.models.config import ModelConfig, find_model_dir, preset
 
     if args.config:
-        return ModelConfig.load(args.config)
-    if args.init_from:
-        return ModelConfig.load(find_model_dir(args.init_from) / "config.toml")
-    return preset(args.preset, args.chemistry, args.sample_rate)
+        config = ModelConfig.load(args.config)
+    elif args.init_from:
+        config = ModelConfig.load(find_model_dir(args.init_from) / "config.toml")
+    else:
+        config = preset(args.preset, args.chemistry, args.sample_rate)
+    return _with_head(config, getattr(args, "head", None), getattr(args, "state_len", None))
+
+
+def _with_head(config, head: str | None, state_len: int | None):
+    from basecaller.errors import InputError
+
+    kind = head or config.head_type
+    if kind == "ctc":
+        if state_len is not None:
+            raise InputError("--state-len is for the CRF head (--head crf)")
+        config.head = {"type": "ctc"}
+    else:
+        state_len = state_len or int(config.head.get("state_len", 3))
+        if not 1 <= state_len <= 6:
+            raise InputError(f"--state-len must be 1..6, got {state_len}")
+        config.head = {"type": "crf", "state_len": state_len}
+    return config
 
 
 def run(args) -> int:

@@ -37,11 +37,13 @@ def _transpose(src: np.ndarray) -> np.ndarray:
 class _LatticeLogZ(torch.autograd.Function):
     @staticmethod
     def forward(ctx, w: Tensor, src: Tensor, back: Tensor, init: Tensor, final: Tensor) -> Tensor:
-        steps = w.shape[0]
+        steps, batch, states, width = w.shape
+        flat_src = src.reshape(-1)
         alphas = w.new_empty((steps + 1,) + init.shape)
         alphas[0] = init
         for t in range(steps):
-            alphas[t + 1] = torch.logsumexp(alphas[t][:, src] + w[t], dim=-1)
+            alphas[t + 1] = torch.logsumexp(alphas[t].index_select(1, flat_src).view(batch, states, width) + w[t],
+                                            dim=-1)
         logz = torch.logsumexp(alphas[steps] + final, dim=-1)
         ctx.save_for_backward(w, src, back, final, alphas, logz)
         return logz
@@ -56,11 +58,12 @@ class _LatticeLogZ(torch.autograd.Function):
         shift = torch.where(ok, logz, torch.zeros_like(logz))[:, None, None]
         beta = final.expand(batch, states)
         pad = w.new_full((batch, 1), float("-inf"))
+        flat_src, flat_back = src.reshape(-1), back.reshape(-1)
         for t in range(steps - 1, -1, -1):
             edge = w[t] + beta[:, :, None]  # (N, S, J): transition into s, then the rest
-            grad_w[t] = torch.exp(alphas[t][:, src] + edge - shift) * scale
+            grad_w[t] = torch.exp(alphas[t].index_select(1, flat_src).view(batch, states, width) + edge - shift) * scale
             flat = torch.cat([edge.reshape(batch, states * width), pad], dim=1)
-            beta = torch.logsumexp(flat[:, back], dim=-1)
+            beta = torch.logsumexp(flat.index_select(1, flat_back).view(batch, states, -1), dim=-1)
         return torch.nan_to_num(grad_w, nan=0.0), None, None, None, None
 
 

@@ -41,13 +41,18 @@ class ModelConfig:
     qscore_scale: float = 1.0
     qscore_shift: float = 0.0
     training: dict = field(default_factory=dict)  # provenance: data, split, validation identity
+    head: dict = field(default_factory=lambda: {"type": "ctc"})  # or {"type": "crf", "state_len": k}
+
+    @property
+    def head_type(self) -> str:
+        return self.head.get("type", "ctc")
 
     @property
     def stride(self) -> int:
         return math.prod(self.stem["strides"])
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "model": {"name": self.name, "chemistry": self.chemistry, "sample_rate_hz": self.sample_rate_hz,
                       "alphabet": "NACGT", "stride": self.stride, "stem": self.stem, "encoder": self.encoder},
             "signal": {"normalisation": self.normalisation.method, "mad_factor": self.normalisation.mad_factor,
@@ -57,6 +62,9 @@ class ModelConfig:
             "qscore": {"scale": self.qscore_scale, "shift": self.qscore_shift},
             "training": self.training,
         }
+        if self.head_type != "ctc":  # a CTC model's config.toml stays as it was
+            data["model"]["head"] = dict(self.head)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
@@ -69,7 +77,7 @@ class ModelConfig:
                    trim=signal.get("trim", True), window=basecall.get("window", 4000),
                    overlap=basecall.get("overlap", 500), batch_size=basecall.get("batch_size", 32),
                    qscore_scale=qscore.get("scale", 1.0), qscore_shift=qscore.get("shift", 0.0),
-                   training=dict(data.get("training", {})))
+                   training=dict(data.get("training", {})), head=_head(model.get("head", {"type": "ctc"})))
 
     def dumps(self) -> str:
         return tomli_w.dumps(self.to_dict())
@@ -80,6 +88,18 @@ class ModelConfig:
             return cls.from_dict(tomllib.loads(Path(path).read_text()))
         except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as error:
             raise InputError(f"unreadable model config ({type(error).__name__}: {error})", str(path)) from None
+
+
+def _head(head: dict) -> dict:
+    head = dict(head)
+    kind = head.setdefault("type", "ctc")
+    if kind == "crf":
+        head["state_len"] = int(head.get("state_len", 3))
+        if not 1 <= head["state_len"] <= 6:
+            raise ValueError(f"CRF state_len must be 1..6, got {head['state_len']}")
+    elif kind != "ctc":
+        raise ValueError(f"unknown model head type {kind!r} (ctc or crf)")
+    return head
 
 
 PRESETS = {
