@@ -331,3 +331,17 @@ def test_cli_trains_resumes_and_fine_tunes_a_crf_head(tmp_path):
     assert isinstance(tuned, CRFModel) and tuned.state_len == 3
     torch.testing.assert_close(tuned.stem.state_dict(), start.stem.state_dict())
     assert main([*common, "-o", str(tmp_path / "bad"), "--state-len", "2", "--steps", "1"]) == 2
+
+
+def test_workflow_training_branch_passes_the_head(tmp_path):
+    import shutil
+
+    if shutil.which("snakemake") is None:
+        pytest.skip("snakemake is not installed")
+    from test_workflow import make_workdir, snakemake
+
+    default = snakemake(make_workdir(tmp_path / "ctc"), "--dry-run", "--printshellcmds", "train")
+    assert "--head ctc --steps" in default and "--state-len" not in default
+    crf = snakemake(make_workdir(tmp_path / "crf", train={"head": "crf", "state_len": 4}), "--dry-run",
+                    "--printshellcmds", "train")
+    assert "--head crf --state-len 4 --steps" in crf

@@ -69,6 +69,8 @@ rule train_model:
         f"{R}/logs/train_model.log",
     params:
         preset=T["preset"],
+        head=T["head"],
+        state_len=f" --state-len {T['state_len']}" if T["head"] == "crf" else "",
         steps=T["steps"],
         batch_size=T["batch_size"],
         device=T["device"],
@@ -86,7 +88,8 @@ rule train_model:
         "../envs/basecaller.yaml"
     shell:
         "basecaller train {params.chunks} --valid {params.valid:q} -o {output:q}"
-        " --preset {params.preset} --steps {params.steps} --batch-size {params.batch_size}"
+        " --preset {params.preset} --head {params.head}{params.state_len}"
+        " --steps {params.steps} --batch-size {params.batch_size}"
         " --device {params.device} --threads {params.threads_each} --workers {params.workers}"
         " --seed {params.seed} --quiet"
         " {params.extra} > {log:q} 2>&1"
