@@ -30,6 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="linear baseline drift in pA per second")
     parser.add_argument("--no-read-variation", action="store_true",
                         help="same level shift/scale and DAC offset for every read")
+    parser.add_argument("--exclude", action="append", default=[], metavar="CONTIG:START-END",
+                        help="no read overlaps this interval (1-based, inclusive; repeatable), "
+                        "e.g. a validation region; truth keeps the real contig coordinates")
+    parser.add_argument("--no-lead-in", action="store_true",
+                        help="start reads at the first base (no open-pore/adapter stretch)")
+    parser.add_argument("--params", metavar="JSON",
+                        help="fitted parameter file (default: the packaged fitted_params.json)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--kmer-model", metavar="PATH",
                         help="k-mer model file or directory (default: $BASECALLER_KMER_MODELS "
@@ -42,14 +49,17 @@ def run(args: argparse.Namespace) -> int:
 
     from basecaller.simulate import (
         load_kmer_model,
+        load_params,
         random_genome,
         read_fasta,
         simulate_reads,
         write_fasta,
         write_simulation,
     )
+    from basecaller.simulate.genome import parse_interval
 
     # Check the user's own input before looking for the k-mer model.
+    exclude = [parse_interval(text) for text in args.exclude]
     genome = read_fasta(args.fasta) if args.fasta else random_genome(args.random_genome, args.gc, seed=args.seed)
     model = load_kmer_model(args.chemistry, args.kmer_model)
     if not args.fasta:
@@ -61,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         read_length_mean=args.length_mean, read_length_sd=args.length_sd,
         min_read_length=args.min_length, noise_scale=args.noise_scale,
         drift_pa_per_s=args.drift, per_read_variation=not args.no_read_variation,
-        seed=args.seed, kmer_model=model,
+        seed=args.seed, kmer_model=model, exclude=exclude, lead_in=not args.no_lead_in,
+        params=load_params(model.chemistry.name, args.params) if args.params else None,
     )
     paths = write_simulation(args.outdir, reads, chemistry=model.chemistry.name,
                              sample_rate_hz=args.sample_rate, seed=args.seed,

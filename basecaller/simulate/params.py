@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +94,7 @@ class ChemistryParams:
     #: fitted per-k-mer corrections (model units) and relative noise spreads, or None
     kmer_level_offset: np.ndarray | None = field(default=None, compare=False, repr=False)
     kmer_noise_rel: np.ndarray | None = field(default=None, compare=False, repr=False)
+    kmer_model_file: str = ""  # the k-mer model file the tables were fitted against
 
     @property
     def scale_pa_per_dac(self) -> float:
@@ -150,4 +151,13 @@ def params_from_dict(raw: dict) -> ChemistryParams:
         ),
         kmer_level_offset=decode_table(tables["level_offset"]) if "level_offset" in tables else None,
         kmer_noise_rel=decode_table(tables["noise_rel"]) if "noise_rel" in tables else None,
+        kmer_model_file=tables.get("model_file", ""),
     )
+
+
+def for_model(params: ChemistryParams, model_file: str) -> ChemistryParams:
+    """``params`` without the per-k-mer tables unless they were fitted for ``model_file``
+    (a file name): another k-mer table has its own levels and spreads."""
+    if params.kmer_model_file and Path(model_file).name == params.kmer_model_file:
+        return params
+    return replace(params, kmer_level_offset=None, kmer_noise_rel=None)

@@ -23,7 +23,7 @@ from basecaller.simulate.genome import (
     sample_fragment,
 )
 from basecaller.simulate.kmer_model import KmerModel, encode, kmer_indices, load_kmer_model
-from basecaller.simulate.params import ChemistryParams, LeadIn, load_params
+from basecaller.simulate.params import ChemistryParams, LeadIn, for_model, load_params
 
 SAMPLE_RATES_HZ = (4000, 5000)
 
@@ -88,9 +88,8 @@ def sample_dwell(n_bases: int, params: ChemistryParams, sample_rate_hz: float,
     dwell = params.dwell.at_rate(sample_rate_hz)
     raw = rng.gamma(dwell.shape, dwell.scale, n_bases)
     if dwell.tail_fraction > 0:
-        n_tail = int(rng.binomial(n_bases, dwell.tail_fraction))
-        where = rng.integers(0, n_bases, n_tail)
-        raw[where] = rng.gamma(dwell.tail_shape, dwell.tail_scale, n_tail)
+        where = np.flatnonzero(rng.random(n_bases) < dwell.tail_fraction)
+        raw[where] = rng.gamma(dwell.tail_shape, dwell.tail_scale, where.size)
     raw += dwell.shift
     if dwell.speed_sd > 0 and per_read_variation:
         raw *= np.exp(dwell.speed_sd * rng.standard_normal())
@@ -111,28 +110,17 @@ def base_levels(context: str, model: KmerModel,
     return levels, index
 
 
-def ar1_filter(white: np.ndarray, rho: float, first: float = 0.0) -> np.ndarray:
-    """AR(1) ``x[t] = rho x[t-1] + sqrt(1 - rho^2) white[t]`` (unit marginal variance for unit
-    white noise), vectorised: blocks of B samples with ``rho^B < 1e-8`` are filtered by a
-    scaled cumulative sum, and each block takes the carry from the end of the previous one
-    (the carry from two blocks back, below 1e-8, is dropped). ``first`` is ``x[-1]``."""
-    n = white.size
-    if n == 0 or rho == 0:
+def ar1_filter(white: np.ndarray, rho: float) -> np.ndarray:
+    """AR(1) noise of unit marginal variance (for unit white noise) with lag-1 correlation
+    ``rho``, as a moving average: the AR(1) impulse response ``rho^k`` truncated where it
+    falls below 1e-3 and scaled to unit energy (one ``np.convolve``, faster than any
+    recursive filter in numpy)."""
+    if white.size == 0 or rho == 0:
         return white
-    block = int(min(max(np.ceil(np.log(1e-8) / np.log(abs(rho))), 2), 4096))
-    rows = -(-n // block)
-    padded = np.zeros(rows * block, np.float32)
-    padded[:n] = white
-    grid = padded.reshape(rows, block)
-    powers = np.float32(rho) ** np.arange(block, dtype=np.float32)
-    grid *= np.float32(np.sqrt(1 - rho * rho)) / powers
-    np.cumsum(grid, axis=1, out=grid)
-    grid *= powers
-    carry = np.empty(rows, np.float32)
-    carry[0] = first
-    carry[1:] = grid[:-1, -1]
-    grid += np.outer(carry, powers * np.float32(rho))
-    return padded[:n]
+    taps = int(min(max(np.ceil(np.log(1e-3) / np.log(abs(rho))), 1), 256))
+    response = rho ** np.arange(taps, dtype=np.float64)
+    response /= np.sqrt(np.sum(response**2))
+    return np.convolve(white, response.astype(np.float32))[: white.size]
 
 
 def synthesise_pa(levels: np.ndarray, kmer_index: np.ndarray, dwell: np.ndarray,
@@ -148,30 +136,33 @@ def synthesise_pa(levels: np.ndarray, kmer_index: np.ndarray, dwell: np.ndarray,
     if noise.noise_scale:
         jitter = params.level_jitter_pa * noise.noise_scale
         level_pa += jitter * rng.standard_normal(levels.size)
-    lead = np.zeros(0, np.float32)
-    if noise.lead_in and params.lead_in is not None:
-        lead = lead_in_pa(params.lead_in, float(np.median(level_pa)), sample_rate_hz,
-                          noise.per_read_variation, rng)
-    signal = np.concatenate([lead, np.repeat(level_pa.astype(np.float32), dwell)])
-    if noise.noise_scale:
-        _add_noise(signal, lead.size, kmer_index, dwell, model, params, noise.noise_scale, rng)
     drift = noise.drift_pa_per_s
     if noise.per_read_variation and params.drift_pa_per_s[1] > 0:
         drift += params.drift_pa_per_s[0] + params.drift_pa_per_s[1] * rng.standard_normal()
-    if drift:
-        step = drift / sample_rate_hz
-        signal += np.arange(signal.size, dtype=np.float32) * np.float32(step)
-    return signal, lead.size
+    lead_levels, lead_lengths = np.zeros(0), np.zeros(0, np.int64)
+    if noise.lead_in and params.lead_in is not None:
+        lead_levels, lead_lengths = lead_in_pa(params.lead_in, float(np.median(level_pa)),
+                                               sample_rate_hz, noise.per_read_variation, rng)
+    n_lead = int(lead_lengths.sum())
+    if drift:  # per base, at its first sample: steps of under 0.01 pA, one pass fewer
+        first = np.cumsum(dwell) - dwell + n_lead
+        level_pa += first * (drift / sample_rate_hz)
+    signal = np.repeat(np.concatenate([lead_levels, level_pa]).astype(np.float32),
+                       np.concatenate([lead_lengths, dwell]))
+    if noise.noise_scale:
+        _add_noise(signal, n_lead, kmer_index, dwell, model, params, noise.noise_scale, rng)
+    return signal, n_lead
 
 
 def lead_in_pa(lead: LeadIn, strand_median_pa: float, sample_rate_hz: float,
-               per_read_variation: bool, rng: np.random.Generator) -> np.ndarray:
-    """Noise-free open-pore then adapter levels (float32); noise is added with the strand's."""
+               per_read_variation: bool, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Noise-free open-pore then adapter stretch as (levels in pA, lengths in samples);
+    noise is added together with the strand's."""
     rate = sample_rate_hz / 4000.0  # fitted at 4 kHz
     n_open = 0
     if rng.random() >= lead.open_zero_fraction:
-        n_open = 1 + int(rng.geometric(1 / max(lead.open_mean_samples, 1.0 + 1e-9)) - 1)
-        n_open = int(round(n_open * rate))
+        n_open = int(round(rate * rng.geometric(1 / max(lead.open_mean_samples, 1.0))))
     n_adapter = int(round(rate * np.exp(lead.adapter_log_mean
                                         + lead.adapter_log_sd * rng.standard_normal())))
     open_pa = lead.open_pa + (lead.open_sd_pa * rng.standard_normal() if per_read_variation else 0)
@@ -180,10 +171,16 @@ def lead_in_pa(lead: LeadIn, strand_median_pa: float, sample_rate_hz: float,
         offset += lead.adapter_offset_pa[1] * rng.standard_normal()
     step = max(lead.adapter_step_samples * rate, 1.0)
     n_steps = max(1, int(np.ceil(2 * n_adapter / step)) + 4)
-    durations = np.maximum(np.rint(rng.exponential(step, n_steps)), 1).astype(np.int64)
+    lengths = np.maximum(np.rint(rng.exponential(step, n_steps)), 1).astype(np.int64)
     levels = strand_median_pa + offset + lead.adapter_level_sd_pa * rng.standard_normal(n_steps)
-    adapter = np.repeat(levels.astype(np.float32), durations)[:n_adapter]
-    return np.concatenate([np.full(n_open, open_pa, np.float32), adapter])
+    ends = np.cumsum(lengths)
+    used = int(np.searchsorted(ends, n_adapter)) + 1  # steps that reach n_adapter
+    lengths = lengths[:used]
+    if used:
+        lengths[-1] -= ends[used - 1] - n_adapter
+    keep = lengths > 0
+    return (np.concatenate([[open_pa], levels[:used][keep]]),
+            np.concatenate([[n_open], lengths[keep]]).astype(np.int64))
 
 
 def _add_noise(signal: np.ndarray, n_lead: int, kmer_index: np.ndarray, dwell: np.ndarray,
@@ -193,7 +190,7 @@ def _add_noise(signal: np.ndarray, n_lead: int, kmer_index: np.ndarray, dwell: n
     file's) plus sparse spikes, in place."""
     white = rng.standard_normal(signal.size, dtype=np.float32)
     if params.noise_ar1:
-        white = ar1_filter(white, params.noise_ar1, float(rng.standard_normal()))
+        white = ar1_filter(white, params.noise_ar1)
     white *= np.float32(params.noise_sd_pa * noise_scale)
     spread = params.kmer_noise_rel if params.kmer_noise_rel is not None else model.noise_rel
     if spread is not None:
@@ -254,7 +251,7 @@ def simulate_reads(
             raise InputError(f"k-mer model is {model.chemistry.name}, not {chemistry}")
     else:
         model = load_kmer_model(chemistry, kmer_model)
-    params = params or load_params(model.chemistry.name)
+    params = for_model(params or load_params(model.chemistry.name), model.path)
     rng = np.random.default_rng(seed)
     genome = clean_genome(_as_genome(genome), rng)
     noise = NoiseSettings(noise_scale, drift_pa_per_s, per_read_variation, lead_in)
