@@ -56,6 +56,17 @@ def _cut(w: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
     return np.stack([w[s:s + length] for s in starts])  # (n, L, S, 5)
 
 
+def _split(w: np.ndarray, layout: CRFLayout) -> tuple[np.ndarray, np.ndarray]:
+    """Stay scores ``(n, T, S)`` and move scores ``(n, T, 4, R, 4)`` indexed [j, r, b]: the
+    move into state ``s = 4 r + b`` from state ``j R + r`` (R = 4^(k-1)). Source j's states
+    are the contiguous block ``alpha[:, j R:(j + 1) R]``, so a step is 4 elementwise passes
+    (no gathers, no reductions over short axes)."""
+    count, steps = w.shape[:2]
+    stay = np.ascontiguousarray(w[..., 0])
+    move = w[..., 1:].reshape(count, steps, layout.top, NUM_BASES, NUM_BASES)
+    return stay, np.ascontiguousarray(move.transpose(0, 1, 4, 2, 3))
+
+
 def viterbi(scores: np.ndarray, state_len: int) -> tuple[np.ndarray, np.ndarray, float]:
     """Best path of a batch of score sequences ``(n, T, 4^k * 5)`` (or one ``(T, ...)``):
     its states ``(n, T + 1)`` (any start and end state), its moves ``(n, T)`` (1 where the
@@ -67,28 +78,37 @@ def viterbi(scores: np.ndarray, state_len: int) -> tuple[np.ndarray, np.ndarray,
     if single:
         w = w[None]
     count, steps = w.shape[:2]
-    src = layout.sources
-    alpha = np.zeros((count, layout.num_states), dtype=np.float32)
+    states, block = layout.num_states, layout.top
+    stay, move = _split(w, layout)
+    alpha = np.zeros((count, states), dtype=np.float32)
+    best = np.empty_like(alpha)
+    candidate = np.empty_like(alpha)
+    better = np.empty(alpha.shape, dtype=bool)
     total = np.zeros(count)
-    back = np.empty((count, steps, layout.num_states), dtype=np.int8)
+    back = np.zeros((count, steps, states), dtype=np.int8)
     for t in range(steps):
-        candidates = alpha[:, src] + w[:, t]
-        back[:, t] = candidates.argmax(axis=-1)
-        alpha = candidates.max(axis=-1)
-        top = alpha.max(axis=-1, keepdims=True)
-        alpha -= top
+        np.add(alpha, stay[:, t], out=best)
+        via = back[:, t]
+        for j in range(NUM_BASES):
+            np.add(move[:, t, j], alpha[:, j * block:(j + 1) * block, None], out=candidate.reshape(count, block, -1))
+            np.greater(candidate, best, out=better)
+            np.copyto(best, candidate, where=better)
+            np.copyto(via, j + 1, where=better)
+        top = best.max(axis=-1, keepdims=True)
+        np.subtract(best, top, out=alpha)
         total += top[:, 0]
+    src = layout.sources
     rows = np.arange(count)
-    states = np.empty((count, steps + 1), dtype=np.int64)
+    path = np.empty((count, steps + 1), dtype=np.int64)
     state = alpha.argmax(axis=-1)
-    states[:, steps] = state
+    path[:, steps] = state
     moves = np.empty((count, steps), dtype=np.uint8)
     for t in range(steps - 1, -1, -1):
         via = back[rows, t, state]
         moves[:, t] = via != 0
         state = src[state, via]
-        states[:, t] = state
-    return (states[0], moves[0], float(total[0] + alpha[0].max())) if single else (states, moves, float("nan"))
+        path[:, t] = state
+    return (path[0], moves[0], float(total[0])) if single else (path, moves, float("nan"))
 
 
 def step_posteriors(scores: np.ndarray, state_len: int) -> np.ndarray:
@@ -99,24 +119,32 @@ def step_posteriors(scores: np.ndarray, state_len: int) -> np.ndarray:
     single = w.ndim == 3
     if single:
         w = w[None]
-    count, steps, states, width = w.shape
+    count, steps, states, _ = w.shape
+    block = layout.top
     e = np.exp(w - w.max(axis=(2, 3), keepdims=True))
-    src, out = layout.sources, layout.outgoing
+    stay, move = _split(e, layout)
     alphas = np.empty((count, steps + 1, states), dtype=np.float32)
+    into = np.zeros((count, steps, states), dtype=np.float32)  # move mass into each state
     alphas[:, 0] = 1.0 / states
     for t in range(steps):
-        a = (alphas[:, t][:, src] * e[:, t]).sum(axis=-1)
-        alphas[:, t + 1] = a / a.sum(axis=-1, keepdims=True)
+        a = alphas[:, t]
+        mass = into[:, t].reshape(count, block, NUM_BASES)
+        for j in range(NUM_BASES):
+            mass += move[:, t, j] * a[:, j * block:(j + 1) * block, None]
+        new = a * stay[:, t] + into[:, t]
+        alphas[:, t + 1] = new / new.sum(axis=-1, keepdims=True)
     betas = np.empty_like(alphas)
     betas[:, steps] = 1.0
     for t in range(steps - 1, -1, -1):
-        edge = (e[:, t] * betas[:, t + 1][:, :, None]).reshape(count, states * width)
-        b = edge[:, out].sum(axis=-1)
-        betas[:, t] = b / b.sum(axis=-1, keepdims=True)
-    post = alphas[:, :-1][:, :, src] * e * betas[:, 1:, :, None]  # (n, T, S, 5)
-    stay = post[..., 0].sum(axis=-1)
-    move = post[..., 1:].sum(axis=-1).reshape(count, steps, states // NUM_BASES, NUM_BASES).sum(axis=2)
-    table = np.concatenate([stay[..., None], move], axis=-1)
+        b = betas[:, t + 1]
+        product = move[:, t] * b.reshape(count, 1, block, NUM_BASES)  # (n, 4 sources, R, 4 bases)
+        out = product[..., 0] + product[..., 1] + product[..., 2] + product[..., 3]
+        new = b * stay[:, t] + out.reshape(count, states)
+        betas[:, t] = new / new.sum(axis=-1, keepdims=True)
+    after = betas[:, 1:]
+    stays = (alphas[:, :-1] * stay * after).sum(axis=-1)
+    moves = (into * after).reshape(count, steps, block, NUM_BASES).sum(axis=2)
+    table = np.concatenate([stays[..., None], moves], axis=-1)
     table /= table.sum(axis=-1, keepdims=True)
     return table[0] if single else table
 
