@@ -84,8 +84,11 @@ class Caller(CallerABC):
             if calibrated or daq_values is None:
                 offset, scale = 0.0, 1.0
             else:
-                calibration = daq_values[channel]
-                offset, scale = float(calibration.offset), float(calibration.scaling)
+                try:
+                    calibration = daq_values[channel]
+                    offset, scale = float(calibration.offset), float(calibration.scaling)
+                except (KeyError, IndexError):  # no calibration for this channel: that read is skipped
+                    offset, scale = float("nan"), float("nan")
             number = int(getattr(read, "number", 0) or read.start_sample)
             pairs.append((channel, read.id))
             inputs.append(SignalChunk(int(channel), number, read.id, raw, offset, scale, self.sample_rate))
