@@ -7,6 +7,7 @@ queues (``basecaller.pipeline.background``), so memory stays flat for any input 
 from __future__ import annotations
 
 import itertools
+import sys
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -14,10 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from basecaller.calls import CalledRead
 from basecaller.ctc.decode import QscoreCalibration, beam_decode, greedy_decode
 from basecaller.errors import InputError, SkipLog
+from basecaller.io.chemistry import detect_chemistry
 from basecaller.io.read import Read
+from basecaller.io.records import CalledRead
 from basecaller.models.config import ModelConfig
 from basecaller.models.ctc import CTCModel
 from basecaller.pipeline import background, ordered_map
@@ -30,17 +32,10 @@ from basecaller.signal.trim import open_pore_trim
 
 __all__ = ["Basecaller", "chemistry_of", "prepare_for_inference"]
 
-R10_KITS = ("114", "LSK114", "NBD114", "RBK114", "RAD114", "ULK114", "PCB114")
-
-
 def chemistry_of(read: Read) -> str | None:
-    """"r10.4.1" or "r9.4.1" from the read's kit (or 5 kHz sampling); None when unknown."""
-    kit = read.sequencing_kit.upper()
-    if any(code in kit for code in R10_KITS) or read.sample_rate_hz == 5000:
-        return "r10.4.1"
-    if kit:
-        return "r9.4.1"
-    return None
+    """"r10.4.1" or "r9.4.1" from the read's run metadata; None when unknown or ambiguous."""
+    chemistry = detect_chemistry(read)
+    return chemistry.name if chemistry.known else None
 
 
 def prepare_for_inference(model: CTCModel, device: torch.device, int8: bool = False) -> torch.nn.Module:
@@ -90,6 +85,7 @@ class Basecaller:
         self.skips = skips if skips is not None else SkipLog()
         self.read_groups = read_groups or {}
         self.check_chemistry = check_chemistry
+        self._chemistry_noted = False
         if self.window % self.stride or self.overlap % self.stride:
             raise InputError(f"window ({self.window}) and overlap ({self.overlap}) must be multiples of the "
                              f"model stride ({self.stride})")
@@ -97,11 +93,17 @@ class Basecaller:
     # --- stages ---------------------------------------------------------------------------
 
     def _usable(self, read: Read) -> bool:
-        chemistry = chemistry_of(read)
-        if self.check_chemistry and chemistry and chemistry != self.config.chemistry:
-            self.skips.skip(InputError(f"{chemistry} read but the model {self.config.name!r} is for "
-                                       f"{self.config.chemistry}", read.source_path, read.read_id), "wrong chemistry")
+        chemistry = detect_chemistry(read)
+        if self.check_chemistry and chemistry.known and chemistry.name != self.config.chemistry:
+            self.skips.skip(InputError(f"{chemistry.name} read ({', '.join(chemistry.evidence)}) but the model "
+                                       f"{self.config.name!r} is for {self.config.chemistry}", read.source_path,
+                                       read.read_id), "wrong chemistry")
             return False
+        if not chemistry.known and not self._chemistry_noted:
+            self._chemistry_noted = True
+            what = "ambiguous (" + ", ".join(chemistry.evidence) + ")" if chemistry.evidence else "not recorded"
+            print(f"note: the chemistry of read {read.read_id} ({read.source_path}) is {what}; calling such reads "
+                  f"with {self.config.name} ({self.config.chemistry})", file=sys.stderr)
         if read.num_samples < self.min_samples:
             self.skips.skip(InputError(f"only {read.num_samples} samples (< {self.min_samples})", read.source_path,
                                        read.read_id), "too short")

@@ -15,10 +15,14 @@ class InputError(BasecallerError):
     """Bad input: a missing path, an unknown format, an unreadable file or read."""
 
     def __init__(self, message: str, path: str | None = None, read_id: str | None = None):
+        self.message = message
         self.path = path
         self.read_id = read_id
         where = ", ".join(part for part in (path and f"file {path}", read_id and f"read {read_id}") if part)
         super().__init__(f"{where}: {message}" if where else message)
+
+    def __reduce__(self):  # survives pickling (errors cross from isolated reader processes)
+        return (type(self), (self.message, self.path, self.read_id))
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import sys
@@ -12,9 +13,16 @@ import torch
 
 from basecaller.basecall import Basecaller, chemistry_of
 from basecaller.errors import InputError, SkipLog
+from basecaller.io.journal import CallJournal
 from basecaller.io.open import find_signal_files, load_read_ids, open_reads, scan_runs
 from basecaller.io.read import Read
-from basecaller.io.writers import open_writers, read_group, read_ids_in_output
+from basecaller.io.writers import (
+    check_output_path,
+    open_writers,
+    output_format,
+    read_group,
+    read_ids_in_output,
+)
 from basecaller.models.config import default_model_name, find_model_dir, shipped_models
 from basecaller.train_ctc import load_model
 from basecaller.training.device import select_device
@@ -92,8 +100,21 @@ def cpu_model_workers(threads: int | None) -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def check_outputs(request: BasecallRequest) -> None:
+    """Every output path problem, found before any work starts (one line each)."""
+    output_format(request.output)
+    for path in (request.output, request.summary):
+        if path:
+            check_output_path(path)
+    if request.summary and os.path.abspath(request.summary) == os.path.abspath(request.output):
+        raise InputError("the summary and the calls cannot be the same file", request.output)
+
+
 def basecall_files(request: BasecallRequest) -> BasecallReport:
-    """Basecall every readable read of the inputs into ``request.output`` (atomically)."""
+    """Basecall every readable read of the inputs into ``request.output`` (atomically; each
+    finished read is journaled as it goes, so ``resume`` after any interruption calls only
+    what is missing)."""
+    check_outputs(request)
     device = select_device(request.device)
     workers = cpu_model_workers(request.threads) if device.type == "cpu" else 1
     if device.type == "cpu":
@@ -104,40 +125,107 @@ def basecall_files(request: BasecallRequest) -> BasecallReport:
     files = find_signal_files(request.inputs, report.skips)
     if not files:
         raise InputError("no pod5/fast5/slow5 files found in the inputs")
-    done = read_ids_in_output(request.output) if request.resume else set()
+    journal = CallJournal(request.output)
+    recovered = _recover(journal, request)
+    done = (read_ids_in_output(request.output) if request.resume else set()) | {c.read_id for c, _ in recovered}
     wanted = load_read_ids(request.read_ids_file) if request.read_ids_file else None
-    reads = (r for r in open_reads(files, read_ids=wanted, skips=report.skips) if r.read_id not in done)
+    reads = _unique((r for r in open_reads(files, read_ids=wanted, skips=report.skips) if r.read_id not in done),
+                    report.skips)
     report.reads_already_done = len(done)
     first, reads = _peek(reads)
-    model_dir = choose_model(request.model, first)
-    model = load_model(model_dir)
-    report.model = model.config.name
-    groups = {run_id: read_group(run_id, model.config.name, info["flow_cell_id"])
-              for run_id, info in scan_runs(files).items()}
-    caller = Basecaller(model, device=device, batch_size=request.batch_size, model_workers=workers,
-                        window=request.window, overlap=request.overlap, beam_size=request.beam_size,
-                        int8=request.int8, precision=request.precision, min_samples=request.min_samples, emit_moves=request.emit_moves,
-                        skips=report.skips, read_groups={run: rg for run, (rg, _) in groups.items()},
-                        check_chemistry=request.check_chemistry)
+    resume_old = request.resume and os.path.exists(request.output)
+    if first is None:  # nothing (left) to call: the outputs still appear, complete
+        groups, caller = {}, None
+    else:
+        model = load_model(choose_model(request.model, first))
+        report.model = model.config.name
+        groups = {run_id: read_group(run_id, model.config.name, info["flow_cell_id"])
+                  for run_id, info in scan_runs(files).items()}
+        caller = _caller(model, device, workers, request, report.skips, groups)
     with open_writers(request.output, dict(groups.values()), request.emit_moves, request.summary,
-                      resume=request.resume and bool(done)) as writers:
-        _write_calls(caller, reads, writers, request, report)
+                      resume=resume_old) as writers, _journaling(journal):
+        _replay(recovered, writers, read_ids_in_output(request.output) if resume_old else set())
+        if caller is not None:
+            _write_calls(caller, reads, writers, journal, request, report)
+    journal.remove()  # the outputs are complete and in place
     return report
 
 
-def _write_calls(caller: Basecaller, reads, writers, request: BasecallRequest, report: BasecallReport) -> None:
+def _caller(model, device, workers: int, request: BasecallRequest, skips: SkipLog, groups: dict) -> Basecaller:
+    return Basecaller(model, device=device, batch_size=request.batch_size, model_workers=workers,
+                      window=request.window, overlap=request.overlap, beam_size=request.beam_size,
+                      int8=request.int8, precision=request.precision, min_samples=request.min_samples,
+                      emit_moves=request.emit_moves, skips=skips,
+                      read_groups={run: rg for run, (rg, _) in groups.items()},
+                      check_chemistry=request.check_chemistry)
+
+
+def _recover(journal: CallJournal, request: BasecallRequest) -> list:
+    """The finished reads of an interrupted earlier run (with ``resume``); without it, an old
+    journal is set aside, with a line saying so."""
+    if not journal.exists():
+        return []
+    if request.resume:
+        recovered = journal.recover()
+        print(f"resuming: {len(recovered)} reads recovered from {journal.path}", file=sys.stderr)
+        return recovered
+    print(f"note: discarding {journal.path} of an interrupted earlier run (pass --resume to keep its reads)",
+          file=sys.stderr)
+    journal.remove()
+    return []
+
+
+@contextlib.contextmanager
+def _journaling(journal: CallJournal):
+    journal.open()
+    try:
+        yield journal
+    except BaseException:
+        journal.close()
+        if journal.exists():
+            print(f"interrupted: the reads called so far are kept in {journal.path}; run the same command with "
+                  "--resume to call only the rest", file=sys.stderr)
+        raise
+    journal.close()
+
+
+def _replay(recovered: list, writers, already_in_output: set[str]) -> None:
+    """Write the recovered calls (those that passed the filters) into the new outputs."""
+    for call, written in recovered:
+        if written and call.read_id not in already_in_output:
+            writers.write(call)
+            already_in_output.add(call.read_id)
+
+
+def _unique(reads, skips: SkipLog):
+    """Reads with a new id; a repeated read id (in the same or another file) is skipped and
+    counted, keeping the first."""
+    seen: dict[str, str] = {}
+    for read in reads:
+        if read.read_id in seen:
+            skips.skip(InputError(f"duplicate read id (first seen in {seen[read.read_id]})", read.source_path,
+                                  read.read_id), "duplicate read id")
+            continue
+        seen[read.read_id] = read.source_path
+        yield read
+
+
+def _write_calls(caller: Basecaller, reads, writers, journal: CallJournal, request: BasecallRequest,
+                 report: BasecallReport) -> None:
     from tqdm import tqdm
 
     start = time.perf_counter()
     with tqdm(unit=" reads", disable=not request.progress, file=sys.stderr) as bar:
         for call in caller.call(reads):
             report.samples += call.num_samples
-            if call.mean_qscore < request.min_qscore:
-                report.reads_below_qscore += 1
-            else:
+            passed = call.mean_qscore >= request.min_qscore
+            if passed:
                 writers.write(call)
                 report.reads_written += 1
                 report.bases += len(call.sequence)
+            else:
+                report.reads_below_qscore += 1
+            journal.append(call, written=passed)
             elapsed = time.perf_counter() - start
             bar.update(1)
             bar.set_postfix_str(f"{report.samples / max(elapsed, 1e-9):,.0f} samples/s")

@@ -191,9 +191,11 @@ def train_basecaller(config: ModelConfig, train_sets: Sequence[ChunkDataset], ou
     training runs data-parallel in that many CPU processes (``training.parallel``).
     """
     from basecaller.training import EarlyStopping, Trainer, parallel, warmup_cosine
+    from basecaller.training.device import seed_everything
 
     if options.workers > 1 and parallel.world_size() == 1:
         return _train_in_workers(config, train_sets, out_dir, weights, valid_set, options, init_from, provenance)
+    seed_everything(options.seed)  # the initial weights, too, follow the seed
     model = _initial_model(config, init_from) if init_from else build_model(config)
     checkpoints = Path(out_dir) / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)

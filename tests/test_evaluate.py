@@ -113,7 +113,7 @@ def test_bad_inputs(tmp_path, reference, capsys):
 def test_unaligned_bam_input(tmp_path, reference):
     import numpy as np
 
-    from basecaller.calls import CalledRead
+    from basecaller.io.records import CalledRead
     from basecaller.io.writers import BamWriter
 
     ref_path, ref = reference
@@ -129,7 +129,7 @@ def test_unaligned_bam_input(tmp_path, reference):
 def test_an_empty_call_counts_as_an_unmapped_read_in_bam_and_fastq(tmp_path, reference):
     import numpy as np
 
-    from basecaller.calls import CalledRead
+    from basecaller.io.records import CalledRead
     from basecaller.io.writers import BamWriter
 
     ref_path, ref = reference

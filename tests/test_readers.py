@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import DATA_SAMPLES, needs_shared
@@ -54,8 +57,10 @@ def test_metadata_and_calibration(shared_data):
 def test_mixed_directory_tree_streams_every_format(shared_data):
     files = find_signal_files([shared_data])
     assert {f.rsplit(".", 1)[1] for f in files} == {"fast5", "pod5", "blow5"}
-    total = sum(1 for _ in open_reads(shared_data))
-    assert total == 50 + 14 + 14 + 4 + 3 + 27
+    per_set = Counter(Path(read.source_path).relative_to(shared_data).parts[0] for read in open_reads(shared_data))
+    assert per_set == {"r941_lambda_tombo": 50, "r1041_remora_4khz": 14 + 14, "r1041_dorado_5khz": 4 + 3,
+                       "r1041_squigualiser_blow5": 27, "r94_ecoli_f5c": 112, "r9_ecoli_meteore_tombo": 50,
+                       "r9_puc19_signalalign": 10}
 
 
 @needs_shared

@@ -6,8 +6,8 @@ import numpy as np
 import pysam
 import pytest
 
-from basecaller.calls import CalledRead
 from basecaller.errors import InputError
+from basecaller.io.records import CalledRead
 from basecaller.io.writers import (
     BamWriter,
     FastqWriter,

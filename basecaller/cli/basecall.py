@@ -34,6 +34,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    import sys
+
     from basecaller.run_basecall import BasecallRequest, basecall_files
 
     request = BasecallRequest(
@@ -45,4 +47,8 @@ def run(args) -> int:
         progress=not args.no_progress)
     report = basecall_files(request)
     print(report.line())
-    return 0 if report.reads_written or report.reads_already_done else 2
+    if report.reads_written or report.reads_already_done:
+        return 0
+    print(f"basecaller basecall: error: no read was basecalled ({report.skips.summary()}); the outputs are "
+          "empty", file=sys.stderr)
+    return 2

@@ -11,7 +11,8 @@ import numpy as np
 from basecaller.errors import InputError, SkipLog
 from basecaller.io.read import Read
 
-__all__ = ["FORMATS", "find_signal_files", "detect_format", "open_reads", "validate_read", "load_read_ids"]
+__all__ = ["FORMATS", "find_signal_files", "detect_format", "check_container", "open_reads", "validate_read",
+           "load_read_ids"]
 
 FORMATS = {".pod5": "pod5", ".fast5": "fast5", ".slow5": "slow5", ".blow5": "slow5"}
 
@@ -23,6 +24,44 @@ def detect_format(path: str | os.PathLike) -> str:
         raise InputError(f"unknown signal format {suffix or '(no extension)'!r}; expected one of "
                          f"{', '.join(sorted(FORMATS))}", str(path))
     return FORMATS[suffix]
+
+
+_POD5_SIGNATURE = b"\x8bPOD\r\n\x1a\n"
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_BLOW5_MAGIC, _BLOW5_EOF = b"BLOW5\x01", b"5WOLB"
+_SLOW5_MAGIC = b"#slow5_version"
+
+
+def _ends(path: str, size: int) -> tuple[bytes, bytes]:
+    with open(path, "rb") as handle:
+        head = handle.read(1024)
+        handle.seek(max(0, size - 8))
+        return head, handle.read(8)
+
+
+def check_container(path: str | os.PathLike) -> None:
+    """Raise InputError for a file that is not a whole file of its format (empty, wrong magic
+    bytes, no end marker), before any C library opens it."""
+    path = str(path)
+    fmt = detect_format(path)
+    try:
+        size = os.path.getsize(path)
+        head, tail = _ends(path, size) if size else (b"", b"")
+    except OSError as error:
+        raise InputError(f"cannot open file ({error.strerror})", path) from None
+    if size == 0:
+        raise InputError("empty file", path)
+    if fmt == "pod5" and not (head.startswith(_POD5_SIGNATURE) and tail == _POD5_SIGNATURE):
+        raise InputError("not a complete pod5 file (signature missing at its start or end: truncated or "
+                         "another format)", path)
+    if fmt == "fast5" and not (head.startswith(_HDF5_SIGNATURE) or head[512:520] == _HDF5_SIGNATURE):
+        raise InputError("not an HDF5 (fast5) file (wrong magic bytes)", path)
+    if fmt == "slow5" and path.lower().endswith(".blow5") and not (head.startswith(_BLOW5_MAGIC)
+                                                                  and tail.endswith(_BLOW5_EOF)):
+        raise InputError("not a complete blow5 file (magic number or end-of-file marker missing: truncated or "
+                         "another format)", path)
+    if fmt == "slow5" and path.lower().endswith(".slow5") and not head.startswith(_SLOW5_MAGIC):
+        raise InputError("not a slow5 file (no #slow5_version header)", path)
 
 
 def find_signal_files(paths: Iterable[str | os.PathLike], skips: SkipLog | None = None) -> list[str]:
@@ -54,6 +93,14 @@ def _expand(path: Path) -> list[str]:
 
 
 def _iter_file(path: str, read_ids: set[str] | None) -> Iterator[Read | InputError]:
+    """The reads of one file, decoded in an isolated child process (``io.isolate``)."""
+    from basecaller.io.isolate import isolated_items
+
+    check_container(path)
+    return isolated_items(lambda: _iter_file_here(path, read_ids), path, detect_format(path))
+
+
+def _iter_file_here(path: str, read_ids: set[str] | None) -> Iterator[Read | InputError]:
     fmt = detect_format(path)
     if fmt == "pod5":
         from basecaller.io.pod5 import iter_pod5_reads as reader
@@ -130,10 +177,13 @@ def scan_runs(files: Iterable[str]) -> dict[str, dict]:
     """Run metadata per run id (flow cell, kit, sample rate, start time), read cheaply:
     a POD5 file's run table, or the first read of other files. Unreadable files are ignored
     here; the reading pass reports them."""
+    from basecaller.io.isolate import isolated_call
+
     runs: dict[str, dict] = {}
     for path in files:
         try:
-            for read in _first_reads(path):
+            check_container(path)
+            for read in isolated_call(_first_reads, path, detect_format(path), path):
                 runs.setdefault(read.run_id, {"flow_cell_id": read.flow_cell_id, "kit": read.sequencing_kit,
                                               "sample_rate_hz": read.sample_rate_hz, "experiment": read.experiment})
         except Exception:  # noqa: S112 - reported by the reading pass
@@ -154,5 +204,5 @@ def _first_reads(path: str) -> list[Read]:
             from basecaller.io.pod5 import _run_metadata, _to_read
 
             return [_to_read(rec, path, _run_metadata(rec.run_info)) for rec in infos.values()]
-    first = next(iter(_iter_file(path, None)), None)
+    first = next(iter(_iter_file_here(path, None)), None)
     return [first] if isinstance(first, Read) else []

@@ -15,6 +15,9 @@ def _run_metadata(run_info) -> dict:
         "flow_cell_id": str(run_info.flow_cell_id or ""),
         "sequencing_kit": str(run_info.sequencing_kit or "").upper(),
         "experiment": str(run_info.experiment_name or ""),
+        "flow_cell_product": str(run_info.flow_cell_product_code or ""),
+        "basecall_config": str(dict(run_info.context_tags).get("basecall_config_filename", "")),
+        "protocol": str(run_info.protocol_name or dict(run_info.tracking_id).get("exp_script_name", "")),
     }
 
 
@@ -28,6 +31,7 @@ def _to_read(record, path: str, meta: dict) -> Read:
         channel=str(record.pore.channel),
         start_sample=int(record.start_sample),
         start_time_s=int(record.start_sample) / meta["sample_rate_hz"],
+        pore_type=str(record.pore.pore_type or "").replace("not_set", ""),
         source_path=path,
         **meta,
     )
@@ -61,9 +65,9 @@ def _run_info(read: Read):
     return pod5.RunInfo(
         acquisition_id=read.run_id or "unknown", acquisition_start_time=epoch, adc_max=2047, adc_min=-2048,
         context_tags={"sample_frequency": str(int(read.sample_rate_hz)), "sequencing_kit": read.sequencing_kit.lower(),
-                      "experiment_type": read.experiment},
-        experiment_name=read.experiment, flow_cell_id=read.flow_cell_id, flow_cell_product_code="",
-        protocol_name="", protocol_run_id=read.run_id, protocol_start_time=epoch, sample_id="",
+                      "experiment_type": read.experiment, "basecall_config_filename": read.basecall_config},
+        experiment_name=read.experiment, flow_cell_id=read.flow_cell_id, flow_cell_product_code=read.flow_cell_product,
+        protocol_name=read.protocol, protocol_run_id=read.run_id, protocol_start_time=epoch, sample_id="",
         sample_rate=int(read.sample_rate_hz), sequencing_kit=read.sequencing_kit.lower(), sequencer_position="",
         sequencer_position_type="", software="basecaller", system_name="", system_type="",
         tracking_id={"run_id": read.run_id, "flow_cell_id": read.flow_cell_id},
@@ -102,7 +106,8 @@ def write_pod5(path: str, reads) -> int:
     try:
         with pod5.Writer(temporary) as writer:
             for read in reads:
-                key = (read.run_id, read.sample_rate_hz, read.flow_cell_id)
+                key = (read.run_id, read.sample_rate_hz, read.flow_cell_id, read.flow_cell_product,
+                       read.basecall_config, read.protocol, read.sequencing_kit)
                 if key not in run_infos:
                     run_infos[key] = _run_info(read)
                 writer.add_read(_pod5_record(read, run_infos[key]))

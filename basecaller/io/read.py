@@ -28,6 +28,11 @@ class Read:
     flow_cell_id: str = ""
     sequencing_kit: str = ""
     experiment: str = ""
+    #: Run metadata that tells the chemistry (``basecaller.io.chemistry``), where the file has it.
+    flow_cell_product: str = ""  # e.g. FLO-MIN106, FLO-PRO114M
+    basecall_config: str = ""  # e.g. dna_r10.4.1_e8.2_400bps_fast_prom.cfg
+    protocol: str = ""  # the experiment script / protocol name
+    pore_type: str = ""
     source_path: str = ""
     #: Normalisation the file itself carries (Tombo, taiyaki), in pA, where given.
     file_shift_pa: float | None = None

@@ -9,7 +9,9 @@ from basecaller.errors import InputError
 from basecaller.io.read import Read
 
 _HEADER_FIELDS = {"run_id": "run_id", "flow_cell_id": "flow_cell_id", "sequencing_kit": "sequencing_kit",
-                  "experiment": "experiment_type"}
+                  "experiment": "experiment_type", "flow_cell_product": "flow_cell_product_code",
+                  "basecall_config": "basecall_config_filename", "protocol": "exp_script_name",
+                  "pore_type": "pore_type"}
 
 
 def _header(handle) -> dict:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from basecaller.calls import CalledRead
 from basecaller.errors import InputError
+from basecaller.io.records import CalledRead
 
 __all__ = [
     "FASTQ_SUFFIXES",
@@ -31,6 +31,9 @@ __all__ = [
     "OutputWriters",
     "SummaryWriter",
     "atomic_path",
+    "check_output_path",
+    "remove_stale_temporaries",
+    "temporary_path",
     "fastq_header",
     "open_writers",
     "output_format",
@@ -53,11 +56,78 @@ SUMMARY_COLUMNS = (
 )
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # somebody else's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Delete ``<path>.tmp-<pid>`` files left by processes that no longer run (a killed
+    earlier run); returns what was removed."""
+    final = Path(path)
+    removed = []
+    for candidate in final.parent.glob(f"{glob_escape(final.name)}.tmp-*"):
+        pid = candidate.name.rsplit(".tmp-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+                removed.append(candidate)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
+
+
+def temporary_path(path: str | os.PathLike) -> Path:
+    """Where an output is written before its rename: ``<path>.tmp-<pid>`` beside it (stale ones
+    of dead processes are removed first)."""
+    final = Path(path)
+    remove_stale_temporaries(final)
+    return final.with_name(f"{final.name}.tmp-{os.getpid()}")
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Make sure ``path`` can be written, before any work starts: its folder exists (created
+    if missing) and takes files, and ``path`` is not a folder. InputError in one line if not."""
+    final = Path(path)
+    if final.is_dir():
+        raise InputError("the output is a directory; give a file name", str(final))
+    parent = final.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InputError(f"cannot create the output folder: {_first_file(parent)} is a file", str(final)) from None
+    except OSError as error:
+        raise InputError(f"cannot create the output folder {parent} ({error.strerror})", str(final)) from None
+    probe = parent / f".{final.name}.write-test-{os.getpid()}"
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise InputError(f"cannot write in {parent} ({error.strerror})", str(final)) from None
+    return final
+
+
+def _first_file(folder: Path) -> Path:
+    for ancestor in [folder, *folder.parents]:
+        if ancestor.exists() and not ancestor.is_dir():
+            return ancestor
+    return folder
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` on success, else delete it."""
     final = Path(path)
-    tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
+    tmp = temporary_path(final)
     try:
         yield tmp
     except BaseException:
@@ -88,6 +158,7 @@ class AtomicFile:
         self._file = None
 
     def __enter__(self):
+        remove_stale_temporaries(self.path)
         try:
             self._open(self.tmp, self.resume)
         except BaseException:
