@@ -4,7 +4,7 @@ with one recurrent core.
 The public API is imported lazily, so ``import basecaller`` stays light::
 
     import basecaller
-    for read in basecaller.open_reads("data_samples/lambda_r941.pod5"):
+    for read in basecaller.open_reads("data_samples/lambda_r941/reads.pod5"):
         ...
 """
 
@@ -18,6 +18,7 @@ _LAZY = {
     "Read": "basecaller.io.read",
     "open_reads": "basecaller.io.open",
     "normalise": "basecaller.signal.normalise",
+    "median_mad": "basecaller.signal.normalise",
     "window_signal": "basecaller.signal.chunk",
     "stitch_windows": "basecaller.signal.chunk",
     "ChunkDataset": "basecaller.data.chunks",

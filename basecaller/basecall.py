@@ -45,6 +45,8 @@ def prepare_for_inference(model: CTCModel, device: torch.device, int8: bool = Fa
     if hasattr(model.encoder, "to_torch_module") and getattr(model.encoder, "fused", False):
         model.encoder = model.encoder.to_torch_module()
     if int8 and device.type == "cpu":
+        # torch's dynamic int8 LSTM warns at every call that its quantized tensors are deprecated
+        warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor", category=UserWarning)
         with warnings.catch_warnings():  # torch.ao.quantization warns that it is moving to torchao
             warnings.simplefilter("ignore", DeprecationWarning)
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.LSTM, torch.nn.GRU, torch.nn.Linear},

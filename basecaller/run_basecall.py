@@ -102,10 +102,10 @@ def cpu_model_workers(threads: int | None) -> int:
 
 def check_outputs(request: BasecallRequest) -> None:
     """Every output path problem, found before any work starts (one line each)."""
-    output_format(request.output)
     for path in (request.output, request.summary):
         if path:
             check_output_path(path)
+    output_format(request.output)
     if request.summary and os.path.abspath(request.summary) == os.path.abspath(request.output):
         raise InputError("the summary and the calls cannot be the same file", request.output)
 
@@ -142,6 +142,7 @@ def basecall_files(request: BasecallRequest) -> BasecallReport:
         groups = {run_id: read_group(run_id, model.config.name, info["flow_cell_id"])
                   for run_id, info in scan_runs(files).items()}
         caller = _caller(model, device, workers, request, report.skips, groups)
+        recovered = _same_model(recovered, model.config.name)
     with open_writers(request.output, dict(groups.values()), request.emit_moves, request.summary,
                       resume=resume_old) as writers, _journaling(journal):
         _replay(recovered, writers, read_ids_in_output(request.output) if resume_old else set())
@@ -187,6 +188,16 @@ def _journaling(journal: CallJournal):
                   "--resume to call only the rest", file=sys.stderr)
         raise
     journal.close()
+
+
+def _same_model(recovered: list, model_name: str) -> list:
+    """The recovered calls, when ``model_name`` made them all (their read groups end in it);
+    InputError when the earlier run used another model."""
+    others = {c.read_group for c, _ in recovered if c.read_group and not c.read_group.endswith(f"_{model_name}")}
+    if others:
+        raise InputError(f"--resume: the interrupted run used another model (read group {sorted(others)[0]}); "
+                         f"this run uses {model_name}. Rerun without --resume to start afresh")
+    return recovered
 
 
 def _replay(recovered: list, writers, already_in_output: set[str]) -> None:

@@ -6,8 +6,6 @@ import json
 import os
 import pickle
 import re
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,21 +146,13 @@ def load_model(model_dir: str | os.PathLike, device: str | torch.device = "cpu")
 
 def save_model_dir(folder: str | os.PathLike, model: CTCModel) -> Path:
     """Write config.toml and weights.pt into ``folder`` atomically (staging folder + rename)."""
+    from basecaller.io.atomic import atomic_directory
+
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-    try:
+    with atomic_directory(folder, keep=("checkpoints",)) as staging:
         (staging / "config.toml").write_text(model.config.dumps())
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         torch.save(state, staging / "weights.pt")
-        if folder.exists():
-            keep = folder / "checkpoints"
-            if keep.exists():
-                shutil.move(str(keep), staging / "checkpoints")
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return folder
 
 
@@ -216,7 +206,8 @@ def train_basecaller(config: ModelConfig, train_sets: Sequence[ChunkDataset], ou
     model = trainer.model.cpu()
     if not parallel.is_main():
         return model
-    config.training = {**(provenance or {}), "base_model": config.name, "steps": result.step,
+    base = Path(str(init_from)).name if init_from else f"none (trained from scratch as {config.name})"
+    config.training = {**(provenance or {}), "base_model": base, "steps": result.step,
                        "batch_size": options.batch_size, "chunk_len": int(train_sets[0].chunks.shape[1]),
                        **_last_validation(result)}
     config.name = Path(out_dir).resolve().name  # read groups name this model, not the one it started from

@@ -31,7 +31,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--fp32", action="store_true",
                         help="train in float32 (default: fp16 autocast on CUDA, bf16 on CPUs with AMX/AVX512-BF16)")
-    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default 1, safe on a busy machine; "
+                                                    "--workers N uses N cores)")
     parser.add_argument("--workers", type=int, default=1,
                         help="data-parallel CPU processes, one thread each, each drawing its own batch of "
                              "--batch-size (gradients averaged; e.g. one per core)")
@@ -69,6 +70,8 @@ def _with_head(config, head: str | None, state_len: int | None):
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     import torch
 
     from basecaller.data.chunks import ChunkDataset
@@ -76,8 +79,12 @@ def run(args) -> int:
     from basecaller.errors import InputError
     from basecaller.train_ctc import TrainOptions, train_basecaller
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    # One thread unless asked: on a busy machine, OpenMP threads contending for the cores make
+    # recurrent layers tens of times slower; use --workers N to train on N cores.
+    torch.set_num_threads(args.threads or 1)
+    from basecaller.io.writers import check_output_path
+
+    check_output_path(Path(args.output) / "config.toml")  # before any work: one line if unwritable
     train_sets = [ChunkDataset.load(path) for path in args.chunks]
     check_chunk_lengths(train_sets, args.chunks)
     weights = [float(w) for w in args.mix.split(",")] if args.mix else None

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -112,18 +110,13 @@ class ChunkDataset:
 
     def save(self, folder: str | os.PathLike) -> Path:
         """Write atomically: into a temporary sibling folder, then rename over ``folder``."""
+        from basecaller.io.atomic import atomic_directory
+
         folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-        try:
+        with atomic_directory(folder) as staging:
             for name in _ARRAYS:
                 np.save(staging / f"{name}.npy", np.asarray(getattr(self, name)))
             (staging / "meta.json").write_text(json.dumps({**self.meta, "num_chunks": len(self)}, indent=2))
-            if folder.exists():
-                shutil.rmtree(folder)
-            os.replace(staging, folder)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         return folder
 
     @classmethod

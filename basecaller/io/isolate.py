@@ -47,6 +47,7 @@ def _child(write_fd: int, stderr_fd: int, produce: Callable[[], Iterator]) -> No
             try:
                 for item in produce():
                     pickle.dump(item, out, protocol=pickle.HIGHEST_PROTOCOL)
+                    out.flush()  # a crash on the next item must not take this one with it
                 pickle.dump(_DONE, out)
             except BaseException as error:  # sent as data: the parent decides what it means
                 pickle.dump(_as_error(error), out)

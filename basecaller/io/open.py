@@ -120,6 +120,10 @@ def validate_read(read: Read) -> Read:
     signal = np.asarray(read.signal_dac)
     if signal.dtype.kind == "f" and not np.isfinite(signal).all():
         raise InputError("signal holds NaN or infinite samples", read.source_path, read.read_id)
+    if signal.min() == signal.max():
+        raise InputError(f"signal is constant (every sample is {signal[0]})", read.source_path, read.read_id)
+    if read.scale_pa_per_dac == 0:
+        raise InputError("calibration scale is zero", read.source_path, read.read_id)
     if read.sample_rate_hz <= 0:
         raise InputError("sample rate is not positive", read.source_path, read.read_id)
     return read

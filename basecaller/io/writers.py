@@ -103,7 +103,7 @@ def check_output_path(path: str | os.PathLike) -> Path:
     parent = final.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
+    except (FileExistsError, NotADirectoryError):
         raise InputError(f"cannot create the output folder: {_first_file(parent)} is a file", str(final)) from None
     except OSError as error:
         raise InputError(f"cannot create the output folder {parent} ({error.strerror})", str(final)) from None

@@ -42,7 +42,8 @@ checkpoint split_shards:
 # A shard job opens only the files in its .files list and calls only its own read ids, so
 # shards are independent: a cluster runs them in parallel and the merge joins them in order.
 # `basecaller basecall` writes atomically; it exits 2 (with complete outputs) when no read of
-# the shard passes the filters, which is not an error here.
+# the shard passes the filters, which is not an error here. `--resume` picks up the journal a
+# killed shard job left (its finished reads), so a rerun calls only the rest of the shard.
 rule basecall_shard:
     input:
         reads=f"{R}/shards/{{shard}}.tsv",
@@ -68,7 +69,7 @@ rule basecall_shard:
         'set --; while IFS= read -r f; do set -- "$@" "$f"; done < {input.files:q}; '
         'basecaller basecall "$@" --read-ids {input.reads:q} -o {output.bam:q}'
         " --summary {output.summary:q} --model {params.model:q} --device {params.device}"
-        " --threads {threads} --no-progress {params.options} > {log:q} 2>&1"
+        " --threads {threads} --no-progress --resume {params.options} > {log:q} 2>&1"
         " || {{ test $? -eq 2 && test -e {output.bam:q} && test -e {output.summary:q}; }}"
 
 
