@@ -5,6 +5,8 @@
 
 R9.4.1 (model r941_4khz_fast):
   * the 7 lambda reads inside Lambda_NEB:14000-26000, the interval kept out of training;
+  * the 18 E. coli R9.4 reads (r94_ecoli_f5c) inside NC_000913.3:514000-531000, the E. coli
+    interval kept out of training, truth = their nanopolish-mapped reference span;
   * the 7 R9.4.1 taiyaki reads (another organism), truth = their mapped reference;
   * 20 simulated reads of a fresh random genome.
 R10.4.1 (model r1041_4khz_fast):
@@ -88,6 +90,24 @@ def taiyaki_inputs(workdir: Path) -> tuple[Path, Path]:
     return workdir / "taiyaki.pod5", fasta
 
 
+ECOLI_HOLDOUT = ("NC_000913.3", 514_000, 531_000)
+
+
+def ecoli_inputs(workdir: Path) -> tuple[Path, Path]:
+    """The f5c E. coli reads that lie inside the held-out interval, as pod5, with their truth."""
+    from basecaller.data.segmented import taiyaki_reads
+    from basecaller.io.pod5 import write_pod5
+
+    contig, start, end = ECOLI_HOLDOUT
+    records = [r for r in taiyaki_reads(DATA / "r94_ecoli_f5c/mapped_signal_nanopolish.hdf5")
+               if r.contig == contig and r.ref_start < end and r.ref_end > start]
+    for record in records:
+        record.read.sequencing_kit = "SQK-LSK108"
+    write_pod5(str(workdir / "ecoli_heldout.pod5"), [r.read for r in records])
+    TRUTH.update({r.read.read_id: r.sequence for r in records})
+    return workdir / "ecoli_heldout.pod5", DATA / "references/ecoli_k12_mg1655.fna.gz"
+
+
 def simulated_inputs(workdir: Path, chemistry: str, rate: int) -> tuple[Path, Path]:
     from basecaller.simulate import random_genome, simulate_reads, write_simulation
 
@@ -126,6 +146,7 @@ def main() -> None:
         lam = REPO / "data_samples/lambda_r941"
         cases = [
             ("R9.4.1 lambda, held-out interval (7 reads)", r941, [lam / "reads.pod5"], lam / "lambda.fasta"),
+            ("R9.4 E. coli, held-out interval (18 reads)", r941, *_pair(ecoli_inputs(work))),
             ("R9.4.1 taiyaki reads, other organism (7)", r941, *_pair(taiyaki_inputs(work))),
             ("R9.4.1 simulated, random genome (20)", r941, *_pair(simulated_inputs(work, "r9.4.1", 4000))),
             ("R10.4.1 remora hg38 reads (28)", r1041,

@@ -215,7 +215,8 @@ def test_training_branch_runs_end_to_end_with_simulated_reads_mixed_in(tmp_path)
     config = tomllib.loads((training / "model" / "config.toml").read_text())
     assert config["training"]["data"] == ["results/training/chunks/train", "results/training/simulated_chunks"]
     assert config["training"]["mix"] == "0.5,0.5"
-    assert config["model"]["name"] == "model" and config["training"]["base_model"] == "r941_4khz_fast"
+    assert config["model"]["name"] == "model"
+    assert config["training"]["base_model"] == "none (trained from scratch as r941_4khz_fast)"
     log = (workdir / "results" / "logs" / "basecall_heldout.log").read_text()
     assert "basecalled 7 reads" in log and "skipped 0 reads" in log  # the held-out lambda reads
     with pysam.AlignmentFile(str(training / "heldout" / "calls.bam"), check_sq=False) as calls:

@@ -51,11 +51,10 @@ def run(args) -> int:
     spec = ChunkSpec(chunk_len=args.chunk_len, step=args.step, min_samples_per_base=args.min_samples_per_base,
                      max_samples_per_base=args.max_samples_per_base,
                      normalisation=Normalisation(method=args.normalisation))
-    from pathlib import Path
 
-    from basecaller.io.writers import check_output_path
+    from basecaller.io.writers import check_output_folder
 
-    check_output_path(Path(args.output) / "meta.json")  # before any work: one line if unwritable
+    check_output_folder(args.output)  # before any work: one line if unwritable
     skips = SkipLog()
     records = SOURCES[args.source](args.inputs, bam=args.bam, reference=args.reference, labels=args.labels,
                                      model=args.model, skips=skips)

@@ -70,7 +70,6 @@ def _with_head(config, head: str | None, state_len: int | None):
 
 
 def run(args) -> int:
-    from pathlib import Path
 
     import torch
 
@@ -82,9 +81,9 @@ def run(args) -> int:
     # One thread unless asked: on a busy machine, OpenMP threads contending for the cores make
     # recurrent layers tens of times slower; use --workers N to train on N cores.
     torch.set_num_threads(args.threads or 1)
-    from basecaller.io.writers import check_output_path
+    from basecaller.io.writers import check_output_folder
 
-    check_output_path(Path(args.output) / "config.toml")  # before any work: one line if unwritable
+    check_output_folder(args.output)  # before any work: one line if unwritable
     train_sets = [ChunkDataset.load(path) for path in args.chunks]
     check_chunk_lengths(train_sets, args.chunks)
     weights = [float(w) for w in args.mix.split(",")] if args.mix else None

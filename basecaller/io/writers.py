@@ -31,6 +31,7 @@ __all__ = [
     "OutputWriters",
     "SummaryWriter",
     "atomic_path",
+    "check_output_folder",
     "check_output_path",
     "remove_stale_temporaries",
     "temporary_path",
@@ -114,6 +115,17 @@ def check_output_path(path: str | os.PathLike) -> Path:
     except OSError as error:
         raise InputError(f"cannot write in {parent} ({error.strerror})", str(final)) from None
     return final
+
+
+def check_output_folder(path: str | os.PathLike) -> Path:
+    """Like ``check_output_path`` for an output that is a folder (a model, a chunk dataset):
+    it may exist as a folder, not as a file, and its parent must take new entries. Nothing is
+    created but missing parents."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise InputError("the output folder is a file", str(folder))
+    check_output_path(folder.parent / f".{folder.name}.check")
+    return folder
 
 
 def _first_file(folder: Path) -> Path:
