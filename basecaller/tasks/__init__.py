@@ -27,7 +27,6 @@ from basecaller.tasks.classify import (
     predict_ensemble,
     train_classifier,
 )
-from basecaller.tasks.fit import FitOptions
 from basecaller.tasks.model_dir import load_model_dir, save_model_dir
 from basecaller.tasks.seq2seq import (
     Seq2Seq,
@@ -48,6 +47,7 @@ from basecaller.tasks.tagger import (
     load_tagging,
     train_tagger,
 )
+from basecaller.training.fit import FitOptions
 
 __all__ = [
     "CharLM",

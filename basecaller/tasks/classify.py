@@ -19,7 +19,6 @@ from torch import Tensor, nn
 
 from basecaller.errors import InputError
 from basecaller.nn import build_recurrent, length_mask
-from basecaller.tasks.fit import FitOptions, fit, pad_sequences, shuffled_batches
 from basecaller.tasks.model_dir import load_built_model, save_model_dir
 from basecaller.tasks.text_data import (
     Vocab,
@@ -28,6 +27,7 @@ from basecaller.tasks.text_data import (
     read_sst2,
     stratified_split,
 )
+from basecaller.training.fit import FitOptions, fit, pad_sequences, shuffled_batches
 
 __all__ = [
     "ClassificationData",

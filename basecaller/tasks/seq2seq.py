@@ -21,9 +21,9 @@ import torch
 from torch import Tensor, nn
 
 from basecaller.nn import build_recurrent, length_mask
-from basecaller.tasks.fit import FitOptions, fit, pad_sequences, shuffled_batches
 from basecaller.tasks.model_dir import load_built_model, save_model_dir
 from basecaller.tasks.text_data import PAD, Vocab
+from basecaller.training.fit import FitOptions, fit, pad_sequences, shuffled_batches
 
 __all__ = [
     "GENETIC_CODE",

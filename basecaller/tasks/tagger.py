@@ -22,9 +22,9 @@ from torch import Tensor, nn
 from torchcrf import CRF
 
 from basecaller.nn import build_recurrent
-from basecaller.tasks.fit import FitOptions, fit, pad_sequences, shuffled_batches
 from basecaller.tasks.model_dir import load_built_model, save_model_dir
 from basecaller.tasks.text_data import Vocab, conll_documents, read_conll
+from basecaller.training.fit import FitOptions, fit, pad_sequences, shuffled_batches
 
 __all__ = [
     "CASINGS",
