@@ -131,10 +131,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = temporary_path(final)
     try:
         yield tmp
+        os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    os.replace(tmp, final)
 
 
 def output_format(path: str | os.PathLike) -> str:
