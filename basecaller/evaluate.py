@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from basecaller.errors import InputError
+from basecaller.io.fastx import read_fastx, require_fastx
 from basecaller.io.writers import atomic_path
 
 __all__ = [
@@ -137,28 +138,6 @@ def count_cs(cs: str, ref: str, ref_start: int) -> AlignmentCounts:
     return counts
 
 
-def _first_char(path: str) -> str:
-    """First non-blank character of a plain or gzip-compressed text file ('' if none)."""
-    import gzip
-
-    with open(path, "rb") as raw:
-        gz = raw.read(2) == b"\x1f\x8b"
-    try:
-        with (gzip.open if gz else open)(path, "rb") as handle:
-            return handle.read(4096).lstrip()[:1].decode("ascii", errors="replace")
-    except OSError as error:
-        raise InputError(f"cannot read: {error}", path) from error
-
-
-def _require_fastx(path: str, markers: str, what: str) -> None:
-    if not os.path.isfile(path):
-        raise InputError(f"{what} not found", path)
-    if _first_char(path) not in markers:
-        raise InputError(
-            f"not a {what} file (expected it to start with {' or '.join(markers)})", path
-        )
-
-
 def iter_calls(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
     """``(read_id, sequence)`` from FASTQ/FASTA(.gz) or SAM/BAM (primary records, read order);
     an empty call is a read too (sequence "")."""
@@ -167,7 +146,7 @@ def iter_calls(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
     path = str(path)
     is_sam = path.lower().endswith((".sam", ".bam", ".cram"))
     if not is_sam:
-        _require_fastx(path, ">@", "FASTA/FASTQ calls")
+        require_fastx(path, ">@", "FASTA/FASTQ calls")
     elif not os.path.isfile(path):
         raise InputError("calls file not found", path)
     try:
@@ -177,9 +156,8 @@ def iter_calls(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
                     if not (record.is_secondary or record.is_supplementary):
                         yield record.query_name, record.get_forward_sequence() or ""
             return
-        with pysam.FastxFile(path) as fastx:
-            for entry in fastx:
-                yield entry.name, entry.sequence or ""
+        for record in read_fastx(path):
+            yield record.name, record.sequence
     except (OSError, ValueError) as error:
         raise InputError(f"cannot read calls: {error}", path) from error
 
@@ -187,7 +165,7 @@ def iter_calls(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
 def _aligner(reference_path: str | os.PathLike):
     import mappy
 
-    _require_fastx(str(reference_path), ">", "FASTA reference")
+    require_fastx(str(reference_path), ">", "FASTA reference")
     aligner = mappy.Aligner(str(reference_path), preset="map-ont")
     if not aligner or not aligner.seq_names:
         raise InputError("cannot read the reference as FASTA", str(reference_path))

@@ -34,7 +34,7 @@ def truth_identities(calls: Path, truth: dict[str, str]) -> list[float]:
     """Identity of each call to its read's truth: the truth aligned as an infix of the call."""
     import pysam
 
-    from basecaller.train_ctc import identity
+    from basecaller.training.basecaller import edit_identity
 
     scores = []
     with pysam.FastxFile(str(calls)) as handle:
@@ -42,7 +42,7 @@ def truth_identities(calls: Path, truth: dict[str, str]) -> list[float]:
             if entry.name not in truth or not entry.sequence:
                 scores.append(0.0)
                 continue
-            scores.append(identity(entry.sequence, truth[entry.name], infix=True))
+            scores.append(edit_identity(entry.sequence, truth[entry.name], infix=True))
     return scores
 
 
@@ -51,7 +51,7 @@ def evaluate(inputs, reference, model: str, workdir: Path, name: str, threads: i
     import statistics
 
     from basecaller.evaluate import evaluate_calls, summarise
-    from basecaller.run_basecall import BasecallRequest, basecall_files
+    from basecaller.inference.job import BasecallRequest, basecall_files
 
     calls = workdir / f"{name}.fastq"
     report = basecall_files(BasecallRequest(inputs=[str(p) for p in inputs], output=str(calls), model=model,

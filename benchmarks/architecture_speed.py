@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from basecaller.basecall import prepare_for_inference
+from basecaller.inference.pipeline import prepare_for_inference
 from basecaller.models.config import preset
 from basecaller.models.ctc import CTCModel
 

@@ -27,7 +27,7 @@ SAMPLE = REPO / "data_samples" / "lambda_r941" / "reads.pod5"
 
 _JOB = """
 import json, resource, sys, time
-from basecaller.run_basecall import BasecallRequest, basecall_files
+from basecaller.inference.job import BasecallRequest, basecall_files
 args = json.loads(sys.argv[1])
 start = time.perf_counter()
 report = basecall_files(BasecallRequest(**args))

@@ -28,11 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def train_one(head: str, seed: int, args, train, valid, out: Path) -> tuple[float, float, float]:
     from basecaller.models.config import preset
-    from basecaller.train_ctc import TrainOptions, chunk_identities, train_basecaller
+    from basecaller.training.basecaller import chunk_identities, train_basecaller
+    from basecaller.training.fit import basecaller_fit
 
     config = preset("fast")
     config.head = {"type": "crf", "state_len": args.state_len} if head == "crf" else {"type": "ctc"}
-    options = TrainOptions(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=seed,
+    options = basecaller_fit(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=seed,
                            warmup_steps=min(100, args.steps // 10), validate_every=10**9,
                            checkpoint_every=10**9, progress=False, device="cpu", amp=not args.fp32)
     torch.manual_seed(seed)

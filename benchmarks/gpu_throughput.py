@@ -31,7 +31,7 @@ def untrained_preset(folder: Path, kind: str) -> Path:
 
     from basecaller.models.config import preset
     from basecaller.models.ctc import CTCModel
-    from basecaller.train_ctc import save_model_dir
+    from basecaller.models.directory import save_model_dir
 
     torch.manual_seed(0)
     return save_model_dir(folder / f"r941_4khz_{kind}", CTCModel(preset(kind, "r9.4.1", 4000)))

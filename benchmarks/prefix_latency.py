@@ -54,8 +54,7 @@ def make_caller(backend: str, threads: int):
 
     if backend == "onnx":
         from basecaller.live.onnx import OnnxRunner
-        from basecaller.models.config import find_model_dir
-        from basecaller.train_ctc import load_model
+        from basecaller.models.directory import find_model_dir, load_model
 
         runner = OnnxRunner(load_model(find_model_dir(MODEL)), threads=threads)
         return PrefixCaller(MODEL, precision="fp32", runner=runner, skips=SkipLog(quiet=True))
@@ -78,7 +77,7 @@ def p95(values: list[float]) -> float:
 def accuracy(caller, records, seconds: float) -> dict:
     import mappy
 
-    from basecaller.train_ctc import identity
+    from basecaller.training.basecaller import edit_identity
 
     aligner = mappy.Aligner(str(TOMBO / "Lambda_phage.fna"), preset="map-ont")
     samples = int(seconds * 4000)
@@ -91,7 +90,7 @@ def accuracy(caller, records, seconds: float) -> dict:
         ends = record.base_starts[1:]
         truth = record.sequence[: int(np.searchsorted(ends, samples, side="right"))]
         if len(truth) >= 20:
-            identities.append(identity(result.sequence, truth, infix=True))
+            identities.append(edit_identity(result.sequence, truth, infix=True))
         strand = 1 if record.strand == "+" else -1
         for hit in aligner.map(result.sequence):
             if hit.ctg == record.contig and hit.strand == strand and hit.r_st < record.ref_end and hit.r_en > record.ref_start:

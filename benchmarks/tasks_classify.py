@@ -25,7 +25,7 @@ from basecaller.tasks.classify import (
     load_classifier,
     train_classifier,
 )
-from basecaller.tasks.fit import FitOptions
+from basecaller.training.fit import FitOptions
 
 SHARED = Path(os.environ.get("BASECALLER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

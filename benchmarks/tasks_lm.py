@@ -22,7 +22,7 @@ import torch
 
 from basecaller.precision import autocast, autocast_dtype
 from basecaller.tasks.charlm import CharLM, CharLMOptions, lm_windows, train_charlm
-from basecaller.tasks.fit import FitOptions
+from basecaller.training.fit import FitOptions
 
 SHARED = Path(os.environ.get("BASECALLER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

@@ -22,7 +22,6 @@ from pathlib import Path
 import torch
 
 from basecaller.precision import autocast, autocast_dtype
-from basecaller.tasks.fit import FitOptions, shuffled_batches
 from basecaller.tasks.tagger import (
     Encoders,
     TaggerOptions,
@@ -34,6 +33,7 @@ from basecaller.tasks.tagger import (
     load_tagging,
     train_tagger,
 )
+from basecaller.training.fit import FitOptions, shuffled_batches
 
 SHARED = Path(os.environ.get("BASECALLER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

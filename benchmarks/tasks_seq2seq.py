@@ -15,7 +15,6 @@ import time
 
 import torch
 
-from basecaller.tasks.fit import FitOptions
 from basecaller.tasks.seq2seq import (
     Seq2SeqOptions,
     beam_decode,
@@ -23,6 +22,7 @@ from basecaller.tasks.seq2seq import (
     make_splits,
     train_seq2seq,
 )
+from basecaller.training.fit import FitOptions
 
 
 def main() -> None:

@@ -23,8 +23,10 @@ import torch
 
 from basecaller.data.chunks import ChunkDataset, ChunkSpec, build_chunks
 from basecaller.data.segmented import simulated_reads
-from basecaller.models.config import ModelConfig, find_model_dir
-from basecaller.train_ctc import TrainOptions, train_basecaller
+from basecaller.models.config import ModelConfig
+from basecaller.models.directory import find_model_dir
+from basecaller.training.basecaller import train_basecaller
+from basecaller.training.fit import basecaller_fit
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data_samples" / "simulated_r941"
 
@@ -32,7 +34,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "data_samples" / "simulated_r
 def _run(dataset, folder: Path, steps: int, batch_size: int, workers: int, threads: int) -> dict:
     torch.set_num_threads(threads)
     config = ModelConfig.load(find_model_dir("r941_4khz_fast") / "config.toml")
-    options = TrainOptions(steps=steps, batch_size=batch_size, warmup_steps=0, progress=False,
+    options = basecaller_fit(steps=steps, batch_size=batch_size, warmup_steps=0, progress=False,
                            workers=workers, checkpoint_every=steps, validate_every=0)
     started = time.monotonic()
     train_basecaller(config, [dataset], folder, options=options, init_from="r941_4khz_fast")

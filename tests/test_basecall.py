@@ -13,16 +13,17 @@ import pytest
 import torch
 from conftest import DATA_SAMPLES
 
-from basecaller.basecall import Basecaller
 from basecaller.data.chunks import ChunkSpec, build_chunks
 from basecaller.data.segmented import simulated_reads
 from basecaller.errors import InputError, SkipLog
+from basecaller.inference.pipeline import Basecaller
 from basecaller.io.open import open_reads
 from basecaller.io.pod5 import write_pod5
 from basecaller.models.config import ModelConfig, preset
 from basecaller.models.ctc import CTCModel
+from basecaller.models.directory import load_model, save_model_dir
 from basecaller.precision import autocast_dtype, cpu_has_bf16
-from basecaller.train_ctc import chunk_identities, ctc_loss, load_model, save_model_dir
+from basecaller.training.basecaller import chunk_identities, ctc_loss
 
 LAMBDA = DATA_SAMPLES / "lambda_r941"
 SIMULATED = DATA_SAMPLES / "simulated_r941"
@@ -87,8 +88,25 @@ class _LocalModel(torch.nn.Module):
         self.conv = torch.nn.Conv1d(1, 5, 19, stride=5, padding=9)
         self.encoder = torch.nn.Identity()
 
+    @property
+    def stride(self) -> int:
+        return self.config.stride
+
+    def for_inference(self):
+        return self.eval()
+
     def forward(self, signal):
         return torch.log_softmax(self.conv(signal.unsqueeze(1)).transpose(1, 2) * 4, dim=-1)
+
+
+def test_models_keep_the_basecall_model_contract():
+    from basecaller.models.contract import BasecallModel
+    from basecaller.models.crf import build_model
+
+    config = tiny_config()
+    assert isinstance(build_model(config), BasecallModel)
+    assert isinstance(_LocalModel(config), BasecallModel)
+    assert not isinstance(torch.nn.Linear(2, 2), BasecallModel)
 
 
 def test_windows_and_batches_stitch_to_the_whole_read_result():
@@ -152,7 +170,7 @@ def test_int8_inference_runs_and_agrees(tmp_path):
     reads = list(open_reads(LAMBDA))[:2]
     float_calls = list(Basecaller(CTCModel(preset("fast")).eval(), batch_size=4).call(reads))
     assert len(float_calls) == 2
-    quantised = Basecaller(__import__("basecaller.train_ctc", fromlist=["x"]).load_model(tmp_path / "model"),
+    quantised = Basecaller(__import__("basecaller.models.directory", fromlist=["x"]).load_model(tmp_path / "model"),
                            batch_size=4, int8=True)
     assert isinstance(quantised.model.head, torch.ao.nn.quantized.dynamic.Linear)
     assert len(list(quantised.call(reads))) == 2
@@ -217,10 +235,10 @@ def test_bad_model_and_empty_input_give_one_line(tmp_path):
 
 
 def test_identity_on_hand_made_alignments():
-    from basecaller.train_ctc import identity
+    from basecaller.training.basecaller import edit_identity
 
-    assert identity("ACGTACGT", "ACGTACGT") == 1.0
-    assert identity("ACGAACGT", "ACGTACGT") == 7 / 8  # one substitution
-    assert identity("ACGTTACGT", "ACGTACGT") == 8 / 9  # one insertion
-    assert identity("TTTTACGTACGTTTT", "ACGTACGT", infix=True) == 1.0  # flanks outside the truth
-    assert identity("", "ACGT") == 0.0
+    assert edit_identity("ACGTACGT", "ACGTACGT") == 1.0
+    assert edit_identity("ACGAACGT", "ACGTACGT") == 7 / 8  # one substitution
+    assert edit_identity("ACGTTACGT", "ACGTACGT") == 8 / 9  # one insertion
+    assert edit_identity("TTTTACGTACGTTTT", "ACGTACGT", infix=True) == 1.0  # flanks outside the truth
+    assert edit_identity("", "ACGT") == 0.0

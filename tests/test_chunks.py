@@ -19,13 +19,12 @@ from basecaller.data.chunks import (
     split_by_read,
 )
 from basecaller.data.segmented import (
-    _label_starts,
     bam_reads,
-    pseudo_reads,
     simulated_reads,
     taiyaki_reads,
     tombo_reads,
 )
+from basecaller.inference.pseudo_labels import _label_starts, pseudo_reads
 
 SPEC = ChunkSpec(chunk_len=3600)
 

@@ -194,8 +194,8 @@ def _simulated_chunks(chunk_len: int = 1000):
 def test_one_batch_overfit_reads_the_labels_back():
     from basecaller.alphabet import decode_labels
     from basecaller.models.crf import CRFModel
-    from basecaller.train_ctc import crf_loss as batch_loss
-    from basecaller.train_ctc import decode_chunks
+    from basecaller.training.basecaller import crf_loss as batch_loss
+    from basecaller.training.basecaller import decode_chunks
 
     torch.manual_seed(0)
     fixed = _simulated_chunks().subset(np.arange(2))
@@ -226,10 +226,10 @@ def test_one_batch_overfit_reads_the_labels_back():
 def test_model_directory_round_trip_and_ctc_configs_unchanged(tmp_path):
     import tomllib
 
-    from basecaller.models.config import ModelConfig, find_model_dir, preset
+    from basecaller.models.config import ModelConfig, preset
     from basecaller.models.crf import CRFModel
     from basecaller.models.ctc import CTCModel
-    from basecaller.train_ctc import load_model, save_model_dir
+    from basecaller.models.directory import find_model_dir, load_model, save_model_dir
 
     torch.manual_seed(1)
     model = CRFModel(_tiny_crf_config(2))
@@ -262,7 +262,7 @@ def test_crf_model_basecalls_real_reads_to_fastq_and_sam(tmp_path):
 
     from basecaller.io.open import open_reads
     from basecaller.models.crf import CRFModel
-    from basecaller.train_ctc import save_model_dir
+    from basecaller.models.directory import save_model_dir
 
     torch.manual_seed(2)
     lam = DATA_SAMPLES / "lambda_r941"
@@ -302,7 +302,7 @@ def test_cli_trains_resumes_and_fine_tunes_a_crf_head(tmp_path):
     from basecaller.cli import main
     from basecaller.models.crf import CRFModel
     from basecaller.models.ctc import CTCModel
-    from basecaller.train_ctc import load_model, save_model_dir
+    from basecaller.models.directory import load_model, save_model_dir
 
     dataset = _simulated_chunks()
     dataset.subset(np.arange(24)).save(tmp_path / "train")

@@ -58,7 +58,7 @@ def _fastq_records(paths) -> list[tuple[str, str, str, str]]:
 
 
 def _batch_calls(inputs, tmp_path) -> dict[str, tuple]:
-    from basecaller.run_basecall import BasecallRequest, basecall_files
+    from basecaller.inference.job import BasecallRequest, basecall_files
 
     out = tmp_path / "batch.fastq"
     basecall_files(BasecallRequest(inputs=[str(p) for p in inputs], output=str(out), model=MODEL, device="cpu",
@@ -99,7 +99,7 @@ def test_prefix_caller_pieces_equal_whole_prefix_and_new_read_numbers(live_reads
     from basecaller.errors import SkipLog
     from basecaller.live.playback import Playback
     from basecaller.live.prefix import PrefixCaller
-    from basecaller.train_ctc import identity
+    from basecaller.training.basecaller import edit_identity
 
     whole = PrefixCaller(MODEL, skips=SkipLog(quiet=True), warmup=False)
     pieces = PrefixCaller(MODEL, accumulate=True, skips=SkipLog(quiet=True), warmup=False)
@@ -114,7 +114,7 @@ def test_prefix_caller_pieces_equal_whole_prefix_and_new_read_numbers(live_reads
     # LSTM results depend on the batch, so the sequences are compared by identity)
     for result in expected:
         assert accumulated[result.read_id].num_samples == result.num_samples
-        assert identity(accumulated[result.read_id].sequence, result.sequence) > 0.9
+        assert edit_identity(accumulated[result.read_id].sequence, result.sequence) > 0.9
 
     # a channel that sends a new read number drops the old read's signal
     a, b = live_reads[1], live_reads[2]
@@ -124,7 +124,7 @@ def test_prefix_caller_pieces_equal_whole_prefix_and_new_read_numbers(live_reads
     new = SignalChunk(a.channel, a.read_number + 1, b.read_id, b.signal[:4000], b.offset, b.scale)
     (result,) = pieces.call([new])
     assert result.num_samples == 4000 and result.read_id == b.read_id
-    assert identity(result.sequence, whole.call([_chunk(b, 4000)])[0].sequence) > 0.9
+    assert edit_identity(result.sequence, whole.call([_chunk(b, 4000)])[0].sequence) > 0.9
     # two reads of one channel in one round: the older one is superseded, the round goes on
     old = SignalChunk(a.channel, a.read_number, a.read_id, a.signal[:4000], a.offset, a.scale)
     results = whole.call([old, new])

@@ -10,8 +10,8 @@ import torch
 
 from basecaller.errors import InputError
 from basecaller.tasks.classify import ClassifierOptions, SequenceClassifier
-from basecaller.tasks.fit import FitOptions
 from basecaller.tasks.lm_pretrain import DirectionalLM, pretrain_classifier
+from basecaller.training.fit import FitOptions
 
 VOCAB = 12  # ids 0 (pad) and 1 (unk) are never drawn below
 

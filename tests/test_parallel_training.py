@@ -18,14 +18,10 @@ from basecaller.data.loader import ChunkBatches
 from basecaller.data.segmented import simulated_reads
 from basecaller.errors import InputError
 from basecaller.models.ctc import CTCModel
-from basecaller.train_ctc import (
-    TrainOptions,
-    ctc_loss,
-    load_model,
-    save_model_dir,
-    train_basecaller,
-)
+from basecaller.models.directory import load_model, save_model_dir
 from basecaller.training import parallel, read_metrics
+from basecaller.training.basecaller import ctc_loss, train_basecaller
+from basecaller.training.fit import basecaller_fit
 
 
 def _gradient_worker(out_folder: str) -> None:
@@ -112,9 +108,9 @@ def test_two_workers_take_the_step_of_one_process_on_both_batches(tmp_path):
     config = tiny_config()
     start = CTCModel(config)
     save_model_dir(tmp_path / "start", start)
-    options = TrainOptions(steps=1, batch_size=4, lr=1e-2, warmup_steps=0, weight_decay=0.0, clip_norm=None,
-                           amp=False, seed=5, augment=None, progress=False, workers=2, checkpoint_every=1)
-    trained = train_basecaller(config, [dataset], tmp_path / "parallel", options=options,
+    options = basecaller_fit(steps=1, batch_size=4, lr=1e-2, warmup_steps=0, weight_decay=0.0, clip_norm=None,
+                           amp=False, seed=5, progress=False, workers=2, checkpoint_every=1)
+    trained = train_basecaller(config, [dataset], tmp_path / "parallel", options=options, augment=None,
                                init_from=str(tmp_path / "start"))
 
     batches = [next(iter(ChunkBatches([dataset], batch_size=4, seed=5 + r, augment=None)(0))) for r in (0, 1)]
@@ -138,7 +134,7 @@ def test_two_workers_take_the_step_of_one_process_on_both_batches(tmp_path):
 
 
 def test_a_model_that_calls_nothing_gets_the_identity_qscore_calibration(tmp_path):
-    from basecaller.train_ctc import calibrate_qscores
+    from basecaller.training.basecaller import calibrate_qscores
 
     model = CTCModel(tiny_config())
     with torch.no_grad():
@@ -149,7 +145,7 @@ def test_a_model_that_calls_nothing_gets_the_identity_qscore_calibration(tmp_pat
 
 def test_an_exported_checkpoint_is_named_after_its_directory(tmp_path):
     dataset = _dataset(tmp_path)
-    options = TrainOptions(steps=2, batch_size=4, warmup_steps=0, amp=False, progress=False, checkpoint_every=1)
+    options = basecaller_fit(steps=2, batch_size=4, warmup_steps=0, amp=False, progress=False, checkpoint_every=1)
     trained = train_basecaller(tiny_config(), [dataset], tmp_path / "run", options=options)
     out = tmp_path / "exported"
     assert main(["export", str(tmp_path / "run" / "checkpoints" / "last.pt"), "-o", str(out)]) == 0

@@ -8,10 +8,10 @@ import time
 import pytest
 from conftest import DATA_SAMPLES
 
-from basecaller.basecall import Basecaller
+from basecaller.inference.pipeline import Basecaller
+from basecaller.inference.stream import background, ordered_map
 from basecaller.io.open import open_reads
-from basecaller.pipeline import background, ordered_map
-from basecaller.train_ctc import load_model
+from basecaller.models.directory import load_model
 
 
 def test_ordered_map_keeps_input_order_across_workers():

@@ -288,7 +288,7 @@ def test_chemistry_from_each_field(fields, expected):
 
 
 def test_q20ea_pod5_is_called_with_the_r10_model(tmp_path, capsys):
-    from basecaller.run_basecall import choose_model
+    from basecaller.models.directory import choose_model
 
     reads = [dataclasses.replace(r, sequencing_kit="SQK-Q20EA", flow_cell_product="FLO-PRO112",
                                  basecall_config="dna_r10.4.1_e8.2_fast_prom.cfg") for r in open_reads(LAMBDA)]

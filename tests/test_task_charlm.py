@@ -18,8 +18,8 @@ from basecaller.tasks.charlm import (
     sample,
     train_charlm,
 )
-from basecaller.tasks.fit import FitOptions
 from basecaller.tasks.text_data import Vocab
+from basecaller.training.fit import FitOptions
 
 TINY = CharLMOptions(hidden_size=32, embedding_dim=16, window=16)
 TEXT = "the cat sat on the mat. " * 60

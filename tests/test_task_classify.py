@@ -24,9 +24,9 @@ from basecaller.tasks.classify import (
     predict_ensemble,
     train_classifier,
 )
-from basecaller.tasks.fit import FitOptions
 from basecaller.tasks.text_data import read_labelled_sentences
 from basecaller.training import read_metrics
+from basecaller.training.fit import FitOptions
 
 TINY = ClassifierOptions(hidden_size=16, embedding_dim=8, dropout=0.0)
 

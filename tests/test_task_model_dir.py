@@ -7,7 +7,7 @@ import torch
 from conftest import SHARED_DATA, needs_shared
 
 from basecaller.errors import InputError
-from basecaller.tasks.model_dir import load_model_dir, save_model_dir
+from basecaller.tasks.model_dir import load_task_model, save_task_model
 from basecaller.tasks.text_data import (
     Vocab,
     read_conll,
@@ -22,21 +22,21 @@ TEXT = SHARED_DATA / "text"
 
 def test_model_dir_round_trip_drops_none(tmp_path):
     model = torch.nn.Linear(3, 2)
-    save_model_dir(tmp_path / "m", {"task": "demo", "model": {"a": 1, "b": None}}, model)
-    config, state = load_model_dir(tmp_path / "m", "demo")
+    save_task_model(tmp_path / "m", {"task": "demo", "model": {"a": 1, "b": None}}, model)
+    config, state = load_task_model(tmp_path / "m", "demo")
     assert config == {"task": "demo", "model": {"a": 1}}
     assert torch.equal(state["weight"], model.weight.detach())
-    assert not list((tmp_path / "m").glob("*.tmp"))
+    assert not list((tmp_path / "m").glob("*.tmp*"))
 
 
 def test_model_dir_errors(tmp_path):
     with pytest.raises(InputError, match="not a model directory"):
-        load_model_dir(tmp_path)
-    save_model_dir(tmp_path, {"task": "demo"}, torch.nn.Linear(1, 1))
+        load_task_model(tmp_path)
+    save_task_model(tmp_path, {"task": "demo"}, torch.nn.Linear(1, 1))
     with pytest.raises(InputError, match="not 'charlm'"):
-        load_model_dir(tmp_path, "charlm")
+        load_task_model(tmp_path, "charlm")
     with pytest.raises(ValueError):
-        save_model_dir(tmp_path, {}, torch.nn.Linear(1, 1))
+        save_task_model(tmp_path, {}, torch.nn.Linear(1, 1))
 
 
 def test_vocab_specials_and_unknowns():

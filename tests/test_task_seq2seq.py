@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from basecaller.cli import main
-from basecaller.tasks.fit import FitOptions
 from basecaller.tasks.seq2seq import (
     BOS,
     EOS,
@@ -24,6 +23,7 @@ from basecaller.tasks.seq2seq import (
 )
 from basecaller.tasks.text_data import PAD, Vocab
 from basecaller.training import read_metrics
+from basecaller.training.fit import FitOptions
 
 
 def test_genetic_code():

@@ -7,7 +7,6 @@ import torch
 from conftest import SHARED_DATA, needs_shared
 
 from basecaller.cli import main
-from basecaller.tasks.fit import FitOptions
 from basecaller.tasks.tagger import (
     CASINGS,
     Encoders,
@@ -26,6 +25,7 @@ from basecaller.tasks.tagger import (
 )
 from basecaller.tasks.text_data import Vocab
 from basecaller.training import read_metrics
+from basecaller.training.fit import FitOptions
 
 
 def test_entity_scores_hand_labelled():

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from basecaller.device import select_device
 from basecaller.nn import Recurrent
 from basecaller.training import (
     EarlyStopping,
@@ -14,7 +15,6 @@ from basecaller.training import (
     bptt_windows,
     read_metrics,
     save_checkpoint,
-    select_device,
     warmup_cosine,
 )
 

@@ -23,7 +23,7 @@ def add_fit_arguments(parser, *, steps: int, batch_size: int, lr: float, validat
 
 
 def fit_options(args):
-    from basecaller.tasks.fit import FitOptions
+    from basecaller.training.fit import FitOptions
 
     return FitOptions(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 NAME = "basecall"
 HELP = "basecall pod5/fast5/slow5 files or folders to FASTQ(.gz), SAM or BAM"
 
@@ -13,7 +15,8 @@ def add_arguments(parser) -> None:
                         help="shipped model name or model directory; auto picks by chemistry and sample rate")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--batch-size", type=int, help="windows per batch (default: the model's)")
-    parser.add_argument("--chunk-size", type=int, help="window length in samples (default: the model's)")
+    parser.add_argument("--window", type=int, help="inference window length in samples (default: the model's)")
+    parser.add_argument("--chunk-size", type=int, dest="window", help=argparse.SUPPRESS)  # the old name of --window
     parser.add_argument("--overlap", type=int, help="window overlap in samples (default: the model's)")
     parser.add_argument("--beam", type=int, default=0, help="beam width (0 = greedy, the default)")
     parser.add_argument("--read-ids", help="text file of read ids to basecall")
@@ -36,11 +39,11 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import sys
 
-    from basecaller.run_basecall import BasecallRequest, basecall_files
+    from basecaller.inference.job import BasecallRequest, basecall_files
 
     request = BasecallRequest(
         inputs=args.inputs, output=args.output, model=args.model, device=args.device, batch_size=args.batch_size,
-        window=args.chunk_size, overlap=args.overlap, beam_size=args.beam, read_ids_file=args.read_ids,
+        window=args.window, overlap=args.overlap, beam_size=args.beam, read_ids_file=args.read_ids,
         min_qscore=args.min_qscore, min_samples=args.min_samples, emit_moves=args.emit_moves,
         summary=None if args.no_summary else (args.summary or f"{args.output}.summary.tsv"), resume=args.resume,
         int8=args.int8, precision=args.precision, threads=args.threads, check_chemistry=not args.ignore_chemistry,

@@ -36,8 +36,8 @@ def run(args) -> int:
         split_by_interval,
         split_by_read,
     )
-    from basecaller.data.segmented import SOURCES
     from basecaller.errors import InputError, SkipLog
+    from basecaller.inference.pseudo_labels import SOURCES
     from basecaller.signal.normalise import Normalisation
 
     if args.source == "bam" and not args.bam:

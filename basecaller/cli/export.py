@@ -23,7 +23,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from basecaller.models.config import ModelConfig, preset
-    from basecaller.train_ctc import export_checkpoint
+    from basecaller.training.basecaller import export_checkpoint
 
     run_config = Path(args.checkpoint).parent / "config.toml"
     if args.config:

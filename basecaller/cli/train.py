@@ -42,7 +42,8 @@ def add_arguments(parser) -> None:
 
 
 def _config(args):
-    from basecaller.models.config import ModelConfig, find_model_dir, preset
+    from basecaller.models.config import ModelConfig, preset
+    from basecaller.models.directory import find_model_dir
 
     if args.config:
         config = ModelConfig.load(args.config)
@@ -76,7 +77,8 @@ def run(args) -> int:
     from basecaller.data.chunks import ChunkDataset
     from basecaller.data.loader import Augment, check_chunk_lengths
     from basecaller.errors import InputError
-    from basecaller.train_ctc import TrainOptions, train_basecaller
+    from basecaller.training.basecaller import train_basecaller
+    from basecaller.training.fit import basecaller_fit
 
     # One thread unless asked: on a busy machine, OpenMP threads contending for the cores make
     # recurrent layers tens of times slower; use --workers N to train on N cores.
@@ -90,14 +92,14 @@ def run(args) -> int:
     if weights is not None and len(weights) != len(train_sets):
         raise InputError("--mix needs one weight per --chunks folder")
     valid = ChunkDataset.load(args.valid) if args.valid else None
-    options = TrainOptions(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps,
+    options = basecaller_fit(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps,
                            clip_norm=args.clip_norm, device=args.device, amp=not args.fp32, seed=args.seed,
                            validate_every=args.validate_every, checkpoint_every=args.checkpoint_every,
-                           resume=args.resume, augment=None if args.no_augment else Augment(),
-                           progress=not args.quiet, workers=args.workers)
+                           resume=args.resume, progress=not args.quiet, workers=args.workers)
     provenance = {"data": [str(p) for p in args.chunks], "mix": args.mix or "by size",
                   "validation": args.valid or "none"}
     model = train_basecaller(_config(args), train_sets, args.output, weights=weights, valid_set=valid,
+                             augment=None if args.no_augment else Augment(),
                              options=options, init_from=args.init_from, provenance=provenance)
     print(f"wrote {args.output}: {model.config.training}")
     return 0

@@ -2,15 +2,13 @@
 sequence in read (time) order, and where each base starts in the signal.
 
 Sources: Tombo-resquiggled FAST5 (``Events`` table), taiyaki mapped-signal HDF5
-(``Ref_to_signal``), POD5 plus an aligned BAM with move tables, the simulator's output, and
-pseudo-labels (another basecaller's reads, placed on the signal by our own model's moves).
+(``Ref_to_signal``), POD5 plus an aligned BAM with move tables, and the simulator's output.
+Pseudo-labels run a basecaller, so they live above this layer
+(``basecaller.inference.pseudo_labels``).
 """
 
 from __future__ import annotations
 
-import itertools
-import re
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +17,11 @@ import numpy as np
 
 from basecaller.alphabet import BASES, reverse_complement
 from basecaller.errors import InputError, SkipLog
+from basecaller.io.fastx import read_fastx
 from basecaller.io.open import find_signal_files, open_reads
 from basecaller.io.read import Read
 
-__all__ = ["SegmentedRead", "tombo_reads", "taiyaki_reads", "bam_reads", "simulated_reads", "pseudo_reads",
+__all__ = ["SegmentedRead", "tombo_reads", "taiyaki_reads", "bam_reads", "simulated_reads", "checked_records", "fill_from_next",
            "SOURCES"]
 
 
@@ -49,7 +48,7 @@ class SegmentedRead:
         return self
 
 
-def _checked(records: Iterator[SegmentedRead], skips: SkipLog) -> Iterator[SegmentedRead]:
+def checked_records(records: Iterator[SegmentedRead], skips: SkipLog) -> Iterator[SegmentedRead]:
     for record in records:
         try:
             yield record.check()
@@ -90,7 +89,7 @@ def tombo_reads(paths, skips: SkipLog | None = None, **_) -> Iterator[SegmentedR
             except Exception as error:
                 skips.skip(InputError(f"unreadable Tombo events ({error})", read.source_path, read.read_id), "bad labels")
 
-    return _checked(records(), skips)
+    return checked_records(records(), skips)
 
 
 # --- taiyaki ----------------------------------------------------------------------------------
@@ -137,7 +136,7 @@ def taiyaki_reads(paths, skips: SkipLog | None = None, **_) -> Iterator[Segmente
             except Exception as error:
                 skips.skip(InputError(f"unreadable mapped-signal file ({error})", path), "unreadable file")
 
-    return _checked(records(), skips)
+    return checked_records(records(), skips)
 
 
 def _hdf5_files(paths, skips: SkipLog) -> list[str]:
@@ -164,7 +163,7 @@ def _query_base_starts(record, num_samples: int) -> np.ndarray:
     return np.append(starts, min(trimmed + stride * len(moves), num_samples)).astype(np.int64)
 
 
-def _fill_from_next(starts: np.ndarray, end: int) -> np.ndarray:
+def fill_from_next(starts: np.ndarray, end: int) -> np.ndarray:
     """Non-decreasing ``starts`` with -1 for bases that no signal step aligns to: each of
     those starts where the next aligned base does (``end`` after the last one)."""
     filled = np.where(starts < 0, end, starts)
@@ -197,7 +196,7 @@ def _alignment_segmentation(record, read: Read, reference: dict | None) -> Segme
     starts = np.full(len(sequence), -1, dtype=np.int64)
     starts[aligned] = query_starts[query_index[aligned]]
     last_query = query_index[aligned][-1]
-    starts = np.append(_fill_from_next(starts, query_starts[last_query + 1]), query_starts[last_query + 1])
+    starts = np.append(fill_from_next(starts, query_starts[last_query + 1]), query_starts[last_query + 1])
     strand = "-" if record.is_reverse else "+"
     return SegmentedRead(read, sequence, starts, record.reference_name, record.reference_start,
                          record.reference_end, strand)
@@ -221,7 +220,7 @@ def bam_reads(paths, bam: str, reference: str | None = None, skips: SkipLog | No
     """
     skips = skips if skips is not None else SkipLog()
     alignments = _primary_alignments(bam)
-    contigs = _load_fasta(reference) if reference else None
+    contigs = _reference(reference) if reference else None
 
     def records():
         for read in open_reads(paths, read_ids=alignments, skips=skips):
@@ -232,29 +231,19 @@ def bam_reads(paths, bam: str, reference: str | None = None, skips: SkipLog | No
             except (ValueError, KeyError, IndexError) as error:
                 skips.skip(InputError(f"cannot segment from alignment ({error})", read.source_path, read.read_id), "bad labels")
 
-    return _checked(records(), skips)
+    return checked_records(records(), skips)
 
 
-def _load_fasta(path: str) -> dict[str, str]:
-    import pysam
-
+def _reference(path: str) -> dict[str, str]:
     if not Path(path).exists():
         raise InputError("no such reference FASTA", path)
-    with pysam.FastxFile(path) as handle:
-        return {entry.name: entry.sequence for entry in handle}
+    return {record.name: record.sequence for record in read_fastx(path)}
 
 
 # --- simulator output -------------------------------------------------------------------------
 
 def _truth_records(path: Path) -> dict[str, tuple[str, dict]]:
-    import pysam
-
-    truth = {}
-    with pysam.FastxFile(str(path)) as handle:
-        for entry in handle:
-            fields = dict(item.split("=", 1) for item in (entry.comment or "").split() if "=" in item)
-            truth[entry.name] = (entry.sequence, fields)
-    return truth
+    return {record.name: (record.sequence, record.fields) for record in read_fastx(path)}
 
 
 def simulated_reads(paths, skips: SkipLog | None = None, **_) -> Iterator[SegmentedRead]:
@@ -276,72 +265,9 @@ def simulated_reads(paths, skips: SkipLog | None = None, **_) -> Iterator[Segmen
                                         fields.get("contig", ""), int(fields.get("start", -1)),
                                         int(fields.get("end", -1)), fields.get("strand", "+"))
 
-    return _checked(records(), skips)
+    return checked_records(records(), skips)
 
 
-# --- pseudo-labels: another basecaller's reads, placed on the signal by our own model -----------
-
-def _label_starts(label: str, call: str, call_starts: np.ndarray) -> np.ndarray:
-    """Signal start of every label base (len(label) + 1 entries) from a global alignment of
-    the label to our call, whose bases start at ``call_starts`` (len(call) + 1 entries).
-    A label base our call lacks starts where the next aligned one does."""
-    import edlib
-
-    cigar = edlib.align(label, call, mode="NW", task="path")["cigar"] or ""
-    starts = np.full(len(label), -1, dtype=np.int64)
-    q = t = 0
-    last_t = 0
-    for count, op in ((int(n), op) for n, op in re.findall(r"(\d+)([=XID])", cigar)):
-        if op in "=X":
-            starts[q : q + count] = call_starts[t : t + count]
-            q, t, last_t = q + count, t + count, t + count
-        elif op == "I":  # in the label only
-            q += count
-        else:  # "D": in our call only
-            t += count
-    end = call_starts[last_t]
-    return np.append(_fill_from_next(starts, end), end)
-
-
-def pseudo_reads(paths, labels: str, model: str = "auto", skips: SkipLog | None = None,
-                 **_) -> Iterator[SegmentedRead]:
-    """Reads labelled by another basecaller's calls (``labels``, FASTQ/FASTA in read order),
-    placed on the signal through the move table of our own ``model``'s call of each read."""
-    from basecaller.basecall import Basecaller
-    from basecaller.run_basecall import choose_model
-    from basecaller.train_ctc import load_model
-
-    skips = skips if skips is not None else SkipLog()
-    if not Path(labels).exists():
-        raise InputError("no such label file", labels)
-    truth = {name: sequence for name, (sequence, _) in _truth_records(Path(labels)).items()}
-
-    def records():
-        reads = iter(open_reads(paths, read_ids=truth, skips=skips))
-        first = next(reads, None)
-        if first is None:
-            return
-        caller = Basecaller(load_model(choose_model(model, first)), skips=skips, emit_moves=True,
-                            check_chemistry=False)
-        in_flight: OrderedDict[str, Read] = OrderedDict()  # handed to the caller, not yet called back
-
-        def remembered():
-            for read in itertools.chain([first], reads):
-                in_flight[read.read_id] = read
-                yield read
-
-        for call in caller.call(remembered()):  # calls come back in input order
-            read_id, read = in_flight.popitem(last=False)
-            while read_id != call.read_id:  # reads before it that the caller skipped
-                read_id, read = in_flight.popitem(last=False)
-            steps = np.flatnonzero(call.moves)
-            call_starts = np.append(call.trimmed_samples + call.stride * steps,
-                                    min(call.trimmed_samples + call.stride * len(call.moves), read.num_samples))
-            label = truth[call.read_id].upper()
-            yield SegmentedRead(read, label, _label_starts(label, call.sequence, call_starts))
-
-    return _checked(records(), skips)
-
-
-SOURCES = {"tombo": tombo_reads, "taiyaki": taiyaki_reads, "bam": bam_reads, "simulated": simulated_reads,
-           "pseudo": pseudo_reads}
+SOURCES = {"tombo": tombo_reads, "taiyaki": taiyaki_reads, "bam": bam_reads, "simulated": simulated_reads}
+"""Labelled-read sources that need no model; ``basecaller.inference.pseudo_labels.SOURCES``
+adds "pseudo"."""

@@ -95,25 +95,18 @@ def write_pod5(path: str, reads) -> int:
 
     Returns the number of reads written.
     """
-    import os
-
     import pod5
 
-    directory, name = os.path.split(path)
-    temporary = os.path.join(directory, f".{name}.tmp-{os.getpid()}")
+    from basecaller.io.writers import atomic_path
+
     run_infos: dict = {}
     count = 0
-    try:
-        with pod5.Writer(temporary) as writer:
-            for read in reads:
-                key = (read.run_id, read.sample_rate_hz, read.flow_cell_id, read.flow_cell_product,
-                       read.basecall_config, read.protocol, read.sequencing_kit)
-                if key not in run_infos:
-                    run_infos[key] = _run_info(read)
-                writer.add_read(_pod5_record(read, run_infos[key]))
-                count += 1
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    with atomic_path(path) as temporary, pod5.Writer(temporary) as writer:
+        for read in reads:
+            key = (read.run_id, read.sample_rate_hz, read.flow_cell_id, read.flow_cell_product,
+                   read.basecall_config, read.protocol, read.sequencing_kit)
+            if key not in run_infos:
+                run_infos[key] = _run_info(read)
+            writer.add_read(_pod5_record(read, run_infos[key]))
+            count += 1
     return count

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from basecaller.errors import InputError
+from basecaller.io.fastx import read_fastx
 from basecaller.io.records import CalledRead
 
 __all__ = [
@@ -142,10 +143,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = temporary_path(final)
     try:
         yield tmp
+        os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    os.replace(tmp, final)
 
 
 def output_format(path: str | os.PathLike) -> str:
@@ -383,8 +384,7 @@ def read_ids_in_output(path: str | os.PathLike) -> set[str]:
         return set()
     try:
         if output_format(path) == "fastq":
-            with pysam.FastxFile(str(path)) as fastq:
-                return {entry.name for entry in fastq}
+            return {record.name for record in read_fastx(path)}
         with pysam.AlignmentFile(str(path), check_sq=False) as sam:
             return {record.query_name for record in sam.fetch(until_eof=True)}
     except (OSError, ValueError) as error:

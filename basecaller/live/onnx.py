@@ -16,7 +16,7 @@ def export_onnx(model, path: str | os.PathLike, example_samples: int = 4000) -> 
     dynamic batch and time axes."""
     import torch
 
-    from basecaller.basecall import prepare_for_inference
+    from basecaller.inference.pipeline import prepare_for_inference
 
     module = prepare_for_inference(model, torch.device("cpu"))
     example = torch.zeros(2, example_samples)

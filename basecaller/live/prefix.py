@@ -107,13 +107,12 @@ class PrefixCaller:
                  skips: SkipLog | None = None, warmup: bool = True):
         import torch
 
-        from basecaller.basecall import prepare_for_inference
         from basecaller.ctc.decode import QscoreCalibration
+        from basecaller.inference.pipeline import prepare_for_inference
         from basecaller.precision import autocast_dtype
 
         if isinstance(model, str):
-            from basecaller.models.config import find_model_dir
-            from basecaller.train_ctc import load_model
+            from basecaller.models.directory import find_model_dir, load_model
 
             model = load_model(find_model_dir(model))
         self.config = model.config
@@ -263,12 +262,10 @@ class PrefixCaller:
             return self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
 
     def _decode(self, item: _Ready, log_probs: np.ndarray) -> PrefixCall:
-        from basecaller.ctc.decode import beam_decode, greedy_decode, mean_qscore
+        from basecaller.ctc.decode import mean_qscore
+        from basecaller.models.contract import decode_scores
 
-        if self.beam_size > 0:
-            decoded = beam_decode(log_probs, beam_size=self.beam_size, calibration=self.calibration)
-        else:
-            decoded = greedy_decode(log_probs, calibration=self.calibration)
+        decoded = decode_scores(log_probs, self.config, beam_size=self.beam_size, calibration=self.calibration)
         chunk = item.chunk
         return PrefixCall(chunk.channel, chunk.read_number, chunk.read_id, decoded.sequence, decoded.qualities,
                           mean_qscore(decoded.qualities), item.num_samples, item.trimmed)

@@ -61,7 +61,7 @@ class Caller(CallerABC):
         self._debug = open(debug_log, "a") if debug_log else None
 
     def validate(self) -> None:
-        from basecaller.models.config import find_model_dir
+        from basecaller.models.directory import find_model_dir
 
         if self.unknown:
             raise KeyError(f"unknown `caller_settings.\"basecaller.live.readfish_caller\"` keys: "

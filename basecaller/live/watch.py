@@ -358,10 +358,10 @@ class LiveWatcher:
         if self._caller is None:
             import torch
 
-            from basecaller.basecall import Basecaller
-            from basecaller.run_basecall import choose_model, cpu_model_workers
-            from basecaller.train_ctc import load_model
-            from basecaller.training.device import select_device
+            from basecaller.device import select_device
+            from basecaller.inference.job import cpu_model_workers
+            from basecaller.inference.pipeline import Basecaller
+            from basecaller.models.directory import choose_model, load_model
 
             options = self.options
             device = select_device(options.device)

@@ -1,8 +1,7 @@
-"""Model configuration: the TOML a model directory carries, presets, and shipped models.
+"""Model configuration: the TOML a model directory carries, and presets.
 
 A model directory holds ``config.toml`` (architecture and everything inference needs) and
-``weights.pt`` (a state dict). Shipped models live in ``basecaller/models/shipped/<name>``
-and are found by name.
+``weights.pt`` (a state dict); ``basecaller.models.directory`` reads, writes and finds them.
 """
 
 from __future__ import annotations
@@ -19,9 +18,8 @@ import tomli_w
 from basecaller.errors import InputError
 from basecaller.signal.normalise import Normalisation
 
-__all__ = ["ModelConfig", "preset", "PRESETS", "SHIPPED_DIR", "find_model_dir", "default_model_name", "shipped_models"]
+__all__ = ["ModelConfig", "preset", "PRESETS"]
 
-SHIPPED_DIR = Path(__file__).parent / "shipped"
 
 
 @dataclass
@@ -121,24 +119,3 @@ def preset(kind: str, chemistry: str = "r9.4.1", sample_rate_hz: int = 4000) -> 
     window = 4000 // stride * stride
     return ModelConfig(name=f"{chemistry.replace('.', '')}_{sample_rate_hz // 1000}khz_{kind}", chemistry=chemistry,
                        sample_rate_hz=sample_rate_hz, window=window, overlap=100 * stride, **parts)
-
-
-def shipped_models() -> list[str]:
-    return sorted(p.name for p in SHIPPED_DIR.glob("*") if (p / "config.toml").exists())
-
-
-def find_model_dir(name_or_path: str | os.PathLike) -> Path:
-    """A model directory from a path, or from the name of a shipped model."""
-    path = Path(name_or_path)
-    if (path / "config.toml").exists():
-        return path
-    shipped = SHIPPED_DIR / str(name_or_path)
-    if (shipped / "config.toml").exists():
-        return shipped
-    known = ", ".join(shipped_models()) or "none"
-    raise InputError(f"no model directory or shipped model named {name_or_path!r} (shipped: {known})")
-
-
-def default_model_name(chemistry: str, sample_rate_hz: float, kind: str = "fast") -> str:
-    """The shipped model for a chemistry and sample rate."""
-    return f"{chemistry.replace('.', '')}_{int(round(sample_rate_hz / 1000))}khz_{kind}"

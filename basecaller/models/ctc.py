@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from basecaller.models.config import ModelConfig
 from basecaller.nn import build_recurrent
+from basecaller.nn.recurrent import Recurrent
 
 __all__ = ["ConvStem", "CTCModel", "NUM_CLASSES"]
 
@@ -44,6 +45,13 @@ class CTCModel(nn.Module):
     @property
     def stride(self) -> int:
         return self.config.stride
+
+    def for_inference(self) -> CTCModel:
+        """Eval mode; a fused recurrent core becomes real torch modules (faster, quantisable)."""
+        self.eval()
+        if isinstance(self.encoder, Recurrent) and self.encoder.fused:
+            self.encoder = self.encoder.to_torch_module()
+        return self
 
     def forward(self, signal: Tensor) -> Tensor:
         features = self.stem(signal.unsqueeze(1))  # (N, C, T')

@@ -4,13 +4,8 @@
     write_simulation("sim/", reads, chemistry="r10.4.1", sample_rate_hz=4000, seed=1)
 """
 
-from basecaller.simulate.genome import (
-    Fragment,
-    random_genome,
-    read_fasta,
-    reverse_complement,
-    write_fasta,
-)
+from basecaller.io.fastx import read_fasta
+from basecaller.simulate.genome import Fragment, random_genome, reverse_complement, write_fasta
 from basecaller.simulate.kmer_model import (
     CHEMISTRIES,
     KMER_MODELS_ENV,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 from dataclasses import dataclass
 
@@ -12,31 +11,8 @@ from basecaller.alphabet import reverse_complement
 from basecaller.errors import InputError
 
 __all__ = ["Fragment", "allowed_regions", "clean_genome", "fragment_with_context",
-           "parse_interval", "random_genome", "read_fasta", "reverse_complement",
+           "parse_interval", "random_genome", "reverse_complement",
            "sample_fragment", "write_fasta"]
-
-
-def read_fasta(path: str | os.PathLike) -> dict[str, str]:
-    """Contig name -> upper-case sequence. Non-ACGT bases are kept (see `clean_genome`)."""
-    if not os.path.isfile(path):
-        raise InputError("FASTA file not found", path=str(path))
-    opener = gzip.open if str(path).endswith(".gz") else open
-    contigs: dict[str, list[str]] = {}
-    name = None
-    with opener(path, "rt") as handle:
-        for line in handle:
-            line = line.strip()
-            if line.startswith(">"):
-                name = line[1:].split()[0] if len(line) > 1 else f"contig{len(contigs)}"
-                contigs[name] = []
-            elif line:
-                if name is None:
-                    raise InputError("not a FASTA file (no '>' header)", path=str(path))
-                contigs[name].append(line.upper())
-    genome = {contig: "".join(parts) for contig, parts in contigs.items()}
-    if not genome or not any(genome.values()):
-        raise InputError("FASTA file holds no sequence", path=str(path))
-    return genome
 
 
 def clean_genome(genome: dict[str, str], rng: np.random.Generator) -> dict[str, str]:

@@ -27,8 +27,7 @@ from basecaller.tasks.classify import (
     predict_ensemble,
     train_classifier,
 )
-from basecaller.tasks.fit import FitOptions
-from basecaller.tasks.model_dir import load_model_dir, save_model_dir
+from basecaller.tasks.model_dir import load_task_model, save_task_model
 from basecaller.tasks.seq2seq import (
     Seq2Seq,
     Seq2SeqOptions,
@@ -48,6 +47,7 @@ from basecaller.tasks.tagger import (
     load_tagging,
     train_tagger,
 )
+from basecaller.training.fit import FitOptions
 
 __all__ = [
     "CharLM",
@@ -69,7 +69,7 @@ __all__ = [
     "load_charlm",
     "load_classification",
     "load_classifier",
-    "load_model_dir",
+    "load_task_model",
     "load_seq2seq",
     "load_tagger",
     "load_tagging",
@@ -77,7 +77,7 @@ __all__ = [
     "per_class_accuracy",
     "predict_ensemble",
     "sample",
-    "save_model_dir",
+    "save_task_model",
     "train_charlm",
     "train_classifier",
     "train_seq2seq",

@@ -20,10 +20,10 @@ import torch
 from torch import Tensor, nn
 
 from basecaller.nn import build_recurrent
-from basecaller.tasks.fit import FitOptions, fit
-from basecaller.tasks.model_dir import load_built_model, save_model_dir
+from basecaller.tasks.model_dir import load_built_model, save_task_model
 from basecaller.tasks.text_data import Vocab, split_fraction
 from basecaller.training import TruncatedBPTT, bptt_windows
+from basecaller.training.fit import FitOptions, fit
 
 __all__ = [
     "CharLM",
@@ -218,6 +218,6 @@ def train_charlm(
         "val_bpc": round(val_loss / math.log(2), 4),
         "fit": asdict(fit_options),
     }
-    save_model_dir(output, _config(vocab, options, training), model)
+    save_task_model(output, _config(vocab, options, training), model)
     return model, vocab, training
 

@@ -19,8 +19,7 @@ from torch import Tensor, nn
 
 from basecaller.errors import InputError
 from basecaller.nn import build_recurrent, length_mask
-from basecaller.tasks.fit import FitOptions, fit, pad_sequences, shuffled_batches
-from basecaller.tasks.model_dir import load_built_model, save_model_dir
+from basecaller.tasks.model_dir import load_built_model, save_task_model
 from basecaller.tasks.text_data import (
     Vocab,
     read_labelled_sentences,
@@ -28,6 +27,7 @@ from basecaller.tasks.text_data import (
     read_sst2,
     stratified_split,
 )
+from basecaller.training.fit import FitOptions, fit, pad_sequences, shuffled_batches
 
 __all__ = [
     "ClassificationData",
@@ -325,5 +325,5 @@ def train_classifier(
         record["pretrain"] = {**pretrained, "unlabelled_sentences": len(data.unlabelled), "fit": asdict(pretrain)}
     config = {"task": TASK, "dataset": data.name, "kmer": data.kmer, "vocab": vocab.tokens, "labels": data.labels,
               "model": asdict(options), "training": record}
-    save_model_dir(output, config, model)
+    save_task_model(output, config, model)
     return model, record

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from basecaller.errors import InputError
 from basecaller.nn import length_mask
-from basecaller.tasks.fit import FitOptions, fit, pad_sequences, shuffled_batches
+from basecaller.training.fit import FitOptions, fit, pad_sequences, shuffled_batches
 
 __all__ = ["DirectionalLM", "pretrain_classifier"]
 

@@ -1,10 +1,11 @@
 """A task model directory: ``config.toml`` (what to build, vocabularies, provenance) and
-``weights.pt`` (a state dict), each written atomically (temporary file, then ``os.replace``)."""
+``weights.pt`` (a state dict), each written atomically (``basecaller.io.writers.atomic_path``).
+
+The basecaller's own model directories are ``basecaller.models.directory``."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 import tomllib
 from pathlib import Path
 
@@ -13,21 +14,11 @@ import torch
 from torch import nn
 
 from basecaller.errors import InputError
+from basecaller.io.writers import atomic_path
 
-__all__ = ["CONFIG", "WEIGHTS", "load_built_model", "load_model_dir", "save_model_dir"]
+__all__ = ["CONFIG", "WEIGHTS", "load_built_model", "load_task_model", "save_task_model"]
 
 CONFIG, WEIGHTS = "config.toml", "weights.pt"
-
-
-def _atomic_write(path: Path, write) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _without_none(value):
@@ -39,20 +30,22 @@ def _without_none(value):
     return value
 
 
-def save_model_dir(directory: str | os.PathLike, config: dict, model: nn.Module) -> Path:
+def save_task_model(directory: str | os.PathLike, config: dict, model: nn.Module) -> Path:
     """Write ``config`` (must name its ``task``; None values are left out) and the weights."""
     if "task" not in config:
         raise ValueError("a task model config must name its 'task'")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     text = tomli_w.dumps(_without_none(config)).encode()
-    _atomic_write(directory / CONFIG, lambda stream: stream.write(text))
+    with atomic_path(directory / CONFIG) as temporary:
+        temporary.write_bytes(text)
     state = {name: value.detach().cpu() for name, value in model.state_dict().items()}
-    _atomic_write(directory / WEIGHTS, lambda stream: torch.save(state, stream))
+    with atomic_path(directory / WEIGHTS) as temporary:
+        torch.save(state, temporary)
     return directory
 
 
-def load_model_dir(directory: str | os.PathLike, task: str | None = None) -> tuple[dict, dict]:
+def load_task_model(directory: str | os.PathLike, task: str | None = None) -> tuple[dict, dict]:
     """Read a model directory -> (config, state dict); ``task`` checks what it holds."""
     directory = Path(directory)
     if not (directory / CONFIG).is_file() or not (directory / WEIGHTS).is_file():
@@ -70,7 +63,7 @@ def load_model_dir(directory: str | os.PathLike, task: str | None = None) -> tup
 def load_built_model(directory: str | os.PathLike, task: str, build) -> tuple:
     """Rebuild a task model from its directory: ``build(config) -> (model, *extras)``, weights
     loaded; returns (model in eval mode, *extras, config)."""
-    config, state = load_model_dir(directory, task)
+    config, state = load_task_model(directory, task)
     model, *extras = build(config)
     model.load_state_dict(state)
     return (model.eval(), *extras, config)

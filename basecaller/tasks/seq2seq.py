@@ -21,9 +21,9 @@ import torch
 from torch import Tensor, nn
 
 from basecaller.nn import build_recurrent, length_mask
-from basecaller.tasks.fit import FitOptions, fit, pad_sequences, shuffled_batches
-from basecaller.tasks.model_dir import load_built_model, save_model_dir
+from basecaller.tasks.model_dir import load_built_model, save_task_model
 from basecaller.tasks.text_data import PAD, Vocab
+from basecaller.training.fit import FitOptions, fit, pad_sequences, shuffled_batches
 
 __all__ = [
     "GENETIC_CODE",
@@ -300,5 +300,5 @@ def train_seq2seq(train, dev, test, output: str | os.PathLike, options: Seq2SeqO
               "fit": asdict(fit_options)}
     config = {"task": TASK, "source_vocab": vocabs.source.tokens, "target_vocab": vocabs.target.tokens,
               "model": asdict(options), "training": record}
-    save_model_dir(output, config, model)
+    save_task_model(output, config, model)
     return model, vocabs, record

@@ -22,9 +22,9 @@ from torch import Tensor, nn
 from torchcrf import CRF
 
 from basecaller.nn import build_recurrent
-from basecaller.tasks.fit import FitOptions, fit, pad_sequences, shuffled_batches
-from basecaller.tasks.model_dir import load_built_model, save_model_dir
+from basecaller.tasks.model_dir import load_built_model, save_task_model
 from basecaller.tasks.text_data import Vocab, conll_documents, read_conll
+from basecaller.training.fit import FitOptions, fit, pad_sequences, shuffled_batches
 
 __all__ = [
     "CASINGS",
@@ -414,5 +414,5 @@ def train_tagger(
               "test_precision": round(test["precision"], 2), "test_recall": round(test["recall"], 2),
               "test_per_type_f1": test["per_type_f1"],
               "fit": asdict(fit_options)}
-    save_model_dir(output, _config(data.name, encoders, options, record), model)
+    save_task_model(output, _config(data.name, encoders, options, record), model)
     return model, encoders, record

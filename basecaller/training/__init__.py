@@ -2,10 +2,11 @@
 
 from basecaller.training.bptt import TruncatedBPTT, Window, bptt_windows, detach_state
 from basecaller.training.checkpoint import load_checkpoint, save_checkpoint
-from basecaller.training.device import get_rng_state, seed_everything, select_device, set_rng_state
 from basecaller.training.early_stopping import EarlyStopping
+from basecaller.training.fit import FitOptions, fit
 from basecaller.training.metrics_log import MetricsLog, read_metrics
 from basecaller.training.schedule import warmup_cosine
+from basecaller.training.seeding import get_rng_state, seed_everything, set_rng_state
 from basecaller.training.trainer import (
     BatchStream,
     Stateful,
@@ -17,6 +18,7 @@ from basecaller.training.trainer import (
 __all__ = [
     "BatchStream",
     "EarlyStopping",
+    "FitOptions",
     "MetricsLog",
     "Stateful",
     "Trainer",
@@ -25,13 +27,13 @@ __all__ = [
     "Window",
     "bptt_windows",
     "detach_state",
+    "fit",
     "get_rng_state",
     "load_checkpoint",
     "move_to_device",
     "read_metrics",
     "save_checkpoint",
     "seed_everything",
-    "select_device",
     "set_rng_state",
     "warmup_cosine",
 ]

@@ -1,12 +1,14 @@
-"""Atomic checkpoint files: write a temporary file beside the target, then os.replace."""
+"""Atomic checkpoint files (``basecaller.io.writers.atomic_path``): readers see the old file or
+the new, never half."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
+
+from basecaller.io.writers import atomic_path
 
 __all__ = ["load_checkpoint", "save_checkpoint"]
 
@@ -15,16 +17,10 @@ def save_checkpoint(payload: dict, path: str | os.PathLike) -> Path:
     """torch.save ``payload`` to ``path`` so that readers see the old file or the new, never half."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(payload, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "wb") as stream:
+        torch.save(payload, stream)
+        stream.flush()
+        os.fsync(stream.fileno())
     return path
 
 

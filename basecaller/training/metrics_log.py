@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from basecaller.io.writers import atomic_path
+
 __all__ = ["MetricsLog", "read_metrics"]
 
 
@@ -34,6 +36,5 @@ class MetricsLog:
         self.records = [record for record in kept if record["step"] <= step]
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_suffix(".tmp")
-            temporary.write_text("".join(json.dumps(r) + "\n" for r in self.records))
-            os.replace(temporary, self.path)
+            with atomic_path(self.path) as temporary:
+                temporary.write_text("".join(json.dumps(r) + "\n" for r in self.records))

@@ -24,12 +24,13 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from basecaller.device import select_device
 from basecaller.precision import autocast, autocast_dtype
 from basecaller.training import parallel
 from basecaller.training.checkpoint import load_checkpoint, save_checkpoint
-from basecaller.training.device import get_rng_state, seed_everything, select_device, set_rng_state
 from basecaller.training.early_stopping import EarlyStopping
 from basecaller.training.metrics_log import MetricsLog
+from basecaller.training.seeding import get_rng_state, seed_everything, set_rng_state
 
 __all__ = ["BatchStream", "Stateful", "TrainResult", "Trainer", "move_to_device"]
 

@@ -1,13 +1,13 @@
-"""Training a CTC basecaller on chunk datasets, with validation by decoded identity."""
+"""Training a basecaller (CTC or CRF head) on chunk datasets, with validation by decoded
+identity; the loop itself is ``training.fit``."""
 
 from __future__ import annotations
 
 import json
 import os
-import pickle
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,14 +15,22 @@ import torch
 from torch import nn
 
 from basecaller.alphabet import decode_labels
-from basecaller.ctc.decode import Decoded, fit_qscore_calibration, greedy_decode, mean_qscore
+from basecaller.ctc.decode import Decoded, fit_qscore_calibration, mean_qscore
 from basecaller.data.chunks import ChunkDataset
 from basecaller.data.loader import Augment, ChunkBatches
+from basecaller.errors import InputError
 from basecaller.models.config import ModelConfig
+from basecaller.models.contract import decode_scores
 from basecaller.models.crf import CRFModel, build_model
 from basecaller.models.ctc import CTCModel
+from basecaller.models.directory import load_model, save_model_dir
+from basecaller.training import parallel
+from basecaller.training.checkpoint import load_checkpoint
+from basecaller.training.fit import BASECALLER_FIT, FitOptions, fit
+from basecaller.training.seeding import seed_everything
 
-__all__ = ["ctc_loss", "crf_loss", "loss_for", "chunk_identities", "calibrate_qscores", "decode_chunks", "identity", "TrainOptions", "train_basecaller", "save_model_dir", "load_model"]
+__all__ = ["calibrate_qscores", "chunk_identities", "crf_loss", "ctc_loss", "decode_chunks", "edit_identity",
+           "export_checkpoint", "loss_for", "train_basecaller"]
 
 
 def ctc_loss(model: nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
@@ -50,16 +58,14 @@ def loss_for(model: nn.Module):
 def _chunk_decoder(model: nn.Module):
     """Uncalibrated call of one chunk's model output: greedy for CTC, Viterbi (first k-mer
     included, so it compares with the whole label) for CRF."""
-    if isinstance(model, CRFModel):
-        from basecaller.crf import crf_decode
-
-        return lambda scores: crf_decode(scores, model.state_len, include_start=True)
-    return greedy_decode
+    return lambda scores: decode_scores(scores, model.config, include_start=True)
 
 
-def identity(call: str, truth: str, infix: bool = False) -> float:
-    """matches / alignment columns of a global alignment of call and truth (edlib, unit
-    costs); with ``infix`` the truth is aligned to its best-matching part of the call."""
+def edit_identity(call: str, truth: str, infix: bool = False) -> float:
+    """matches / alignment columns of a global edit-distance alignment of call and truth
+    (edlib, unit costs); with ``infix`` the truth is aligned to its best-matching part of the
+    call. Training-time validation; ``basecaller.evaluate`` measures identity against a
+    reference with minimap2."""
     import edlib
 
     if not call or not truth:
@@ -90,7 +96,7 @@ def decode_chunks(model: nn.Module, dataset: ChunkDataset, max_chunks: int = 256
 def chunk_identities(model: nn.Module, dataset: ChunkDataset, max_chunks: int = 256, batch_size: int = 64,
                      device: torch.device | str = "cpu") -> np.ndarray:
     """Identity of each decoded chunk to its labels."""
-    return np.array([identity(d.sequence, truth) for d, truth in decode_chunks(model, dataset, max_chunks,
+    return np.array([edit_identity(d.sequence, truth) for d, truth in decode_chunks(model, dataset, max_chunks,
                                                                                batch_size, device)])
 
 
@@ -98,7 +104,7 @@ def calibrate_qscores(model: nn.Module, dataset: ChunkDataset, max_chunks: int =
     """Fit q' = a*q + b so that a chunk's mean qscore predicts its measured error rate."""
     pairs = decode_chunks(model, dataset, max_chunks)
     mean_q = np.array([mean_qscore(d.qualities) for d, _ in pairs])
-    errors = np.array([1.0 - identity(d.sequence, truth) for d, truth in pairs])
+    errors = np.array([1.0 - edit_identity(d.sequence, truth) for d, truth in pairs])
     try:
         scale, shift = fit_qscore_calibration(mean_q, errors)
     except ValueError:  # every chunk has the same mean qscore, e.g. a model that calls nothing
@@ -106,63 +112,13 @@ def calibrate_qscores(model: nn.Module, dataset: ChunkDataset, max_chunks: int =
     return (scale, shift) if scale > 0 else (1.0, 0.0)  # an untrained model has no usable trend
 
 
-@dataclass
-class TrainOptions:
-    steps: int = 2000
-    batch_size: int = 32
-    lr: float = 2e-3
-    weight_decay: float = 0.01
-    warmup_steps: int = 100
-    clip_norm: float = 2.0
-    device: str = "auto"
-    amp: bool = True  # fp16 autocast on CUDA, bf16 on CPUs with native bf16 units
-    seed: int = 0
-    validate_every: int = 250
-    valid_chunks: int = 256
-    checkpoint_every: int = 50
-    resume: bool = False
-    augment: Augment | None = field(default_factory=Augment)
-    progress: bool = True
-    workers: int = 1  # > 1: data-parallel CPU processes, one thread and one batch of batch_size each
-
-
-def load_model(model_dir: str | os.PathLike, device: str | torch.device = "cpu") -> CTCModel:
-    """Build the model a directory describes and load its weights."""
-    from basecaller.models.config import find_model_dir
-
-    folder = find_model_dir(model_dir)
-    config = ModelConfig.load(folder / "config.toml")
-    model = build_model(config)
-    weights = folder / "weights.pt"
-    if weights.exists():
-        try:
-            model.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
-        except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as error:
-            from basecaller.errors import InputError
-
-            raise InputError(f"unreadable model weights ({type(error).__name__})", str(weights)) from None
-    return model.to(device)
-
-
-def save_model_dir(folder: str | os.PathLike, model: CTCModel) -> Path:
-    """Write config.toml and weights.pt into ``folder`` atomically (staging folder + rename)."""
-    from basecaller.io.atomic import atomic_directory
-
-    folder = Path(folder)
-    with atomic_directory(folder, keep=("checkpoints",)) as staging:
-        (staging / "config.toml").write_text(model.config.dumps())
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        torch.save(state, staging / "weights.pt")
-    return folder
-
-
-def _validation(dataset: ChunkDataset | None, options: TrainOptions):
+def _validation(dataset: ChunkDataset | None, valid_chunks: int):
     if dataset is None or not len(dataset):
         return None
 
     def validate(model: nn.Module) -> dict:
         device = next(model.parameters()).device
-        scores = chunk_identities(model, dataset, options.valid_chunks, device=device)
+        scores = chunk_identities(model, dataset, valid_chunks, device=device)
         return {"valid_identity_mean": float(scores.mean()), "valid_identity_median": float(np.median(scores))}
 
     return validate
@@ -170,51 +126,67 @@ def _validation(dataset: ChunkDataset | None, options: TrainOptions):
 
 def train_basecaller(config: ModelConfig, train_sets: Sequence[ChunkDataset], out_dir: str | os.PathLike, *,
                      weights: Sequence[float] | None = None, valid_set: ChunkDataset | None = None,
-                     options: TrainOptions = TrainOptions(), init_from: str | None = None,
+                     options: FitOptions = BASECALLER_FIT, augment: Augment | None = Augment(),
+                     valid_chunks: int = 256, init_from: str | None = None,
                      provenance: dict | None = None) -> CTCModel:
     """Train (or fine-tune from ``init_from``) and write the model directory ``out_dir``; the
     model takes the directory's name (the preset or model it started from is kept as
-    ``training.base_model``).
+    ``training.base_model``). ``augment`` perturbs the training chunks (None: as they are);
+    validation decodes the first ``valid_chunks`` chunks of ``valid_set``.
 
-    Checkpoints go to ``out_dir/checkpoints`` every ``checkpoint_every`` steps; with
+    Checkpoints go to ``out_dir/checkpoints`` every ``options.checkpoint_every`` steps; with
     ``options.resume`` a run continues from the last one. With ``options.workers`` > 1 the
     training runs data-parallel in that many CPU processes (``training.parallel``).
     """
-    from basecaller.training import EarlyStopping, Trainer, parallel, warmup_cosine
-    from basecaller.training.device import seed_everything
-
+    run = _Run(config, list(train_sets), str(out_dir), weights, valid_set, options, augment, valid_chunks,
+               init_from, provenance)
     if options.workers > 1 and parallel.world_size() == 1:
-        return _train_in_workers(config, train_sets, out_dir, weights, valid_set, options, init_from, provenance)
+        return _train_in_workers(run)
+    return _train(run)
+
+
+@dataclass
+class _Run:
+    """Everything one training run needs (handed to each data-parallel worker)."""
+
+    config: ModelConfig
+    train_sets: list
+    out_dir: str
+    weights: Sequence[float] | None
+    valid_set: ChunkDataset | None
+    options: FitOptions
+    augment: Augment | None
+    valid_chunks: int
+    init_from: str | None
+    provenance: dict | None
+
+
+def _train(run: _Run) -> CTCModel:
+    config, options = run.config, run.options
     seed_everything(options.seed)  # the initial weights, too, follow the seed
-    model = _initial_model(config, init_from) if init_from else build_model(config)
-    checkpoints = Path(out_dir) / "checkpoints"
+    model = _initial_model(config, run.init_from) if run.init_from else build_model(config)
+    checkpoints = Path(run.out_dir) / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
     if parallel.is_main():
         (checkpoints / "config.toml").write_text(config.dumps())  # lets `basecaller export` rebuild the model
-    batches = ChunkBatches(train_sets, weights, batch_size=options.batch_size, seed=options.seed + parallel.rank(),
-                           augment=options.augment)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
-    scheduler = warmup_cosine(optimizer, options.steps, options.warmup_steps, final_ratio=0.05)
-    trainer = Trainer(model, loss_for(model), optimizer, max_steps=options.steps, scheduler=scheduler,
-                      clip_norm=options.clip_norm, device=options.device, amp=options.amp, seed=options.seed,
-                      checkpoint_dir=checkpoints, checkpoint_every=options.checkpoint_every,
-                      resume=options.resume, validate=_validation(valid_set, options),
-                      validate_every=options.validate_every,
-                      early_stopping=EarlyStopping("valid_identity_mean", mode="max", patience=1_000_000)
-                      if valid_set is not None else None, progress=options.progress)
-    result = trainer.fit(batches)
-    model = trainer.model.cpu()
+    batches = ChunkBatches(run.train_sets, run.weights, batch_size=options.batch_size,
+                           seed=options.seed + parallel.rank(), augment=run.augment)
+    validate = _validation(run.valid_set, run.valid_chunks)
+    result = fit(model, loss_for(model), batches, options, validate=validate,
+                 metric="valid_identity_mean" if run.valid_set is not None else None, mode="max",
+                 checkpoint_dir=checkpoints, restore_best=False)
+    model = model.cpu()
     if not parallel.is_main():
         return model
-    base = Path(str(init_from)).name if init_from else f"none (trained from scratch as {config.name})"
-    config.training = {**(provenance or {}), "base_model": base, "steps": result.step,
-                       "batch_size": options.batch_size, "chunk_len": int(train_sets[0].chunks.shape[1]),
+    base = Path(str(run.init_from)).name if run.init_from else f"none (trained from scratch as {config.name})"
+    config.training = {**(run.provenance or {}), "base_model": base, "steps": result.step,
+                       "batch_size": options.batch_size, "chunk_len": int(run.train_sets[0].chunks.shape[1]),
                        **_last_validation(result)}
-    config.name = Path(out_dir).resolve().name  # read groups name this model, not the one it started from
+    config.name = Path(run.out_dir).resolve().name  # read groups name this model, not the one it started from
     model.config = config
-    if valid_set is not None and len(valid_set) > 1:
-        config.qscore_scale, config.qscore_shift = calibrate_qscores(model, valid_set)
-    save_model_dir(out_dir, model)
+    if run.valid_set is not None and len(run.valid_set) > 1:
+        config.qscore_scale, config.qscore_shift = calibrate_qscores(model, run.valid_set)
+    save_model_dir(run.out_dir, model)
     return model
 
 
@@ -231,22 +203,15 @@ def _initial_model(config: ModelConfig, init_from: str) -> CTCModel:
     return model
 
 
-def _train_in_workers(config, train_sets, out_dir, weights, valid_set, options, init_from, provenance) -> CTCModel:
-    """train_basecaller in ``options.workers`` single-threaded CPU processes; worker 0 writes."""
-    from basecaller.errors import InputError
-    from basecaller.training import parallel, select_device
+def _train_in_workers(run: _Run) -> CTCModel:
+    """The run in ``options.workers`` single-threaded CPU processes; worker 0 writes."""
+    from basecaller.device import select_device
 
-    if select_device(options.device).type != "cpu":
+    if select_device(run.options.device).type != "cpu":
         raise InputError("data-parallel workers train on the CPU; use --workers 1 with an accelerator")
-    provenance = {**(provenance or {}), "workers": options.workers}
-    parallel.run_workers(_worker_main, options.workers,
-                         args=(config, list(train_sets), str(out_dir), weights, valid_set, options, init_from, provenance))
-    return load_model(out_dir)
-
-
-def _worker_main(config, train_sets, out_dir, weights, valid_set, options, init_from, provenance) -> None:
-    train_basecaller(config, train_sets, out_dir, weights=weights, valid_set=valid_set, options=options,
-                     init_from=init_from, provenance=provenance)
+    run.provenance = {**(run.provenance or {}), "workers": run.options.workers}
+    parallel.run_workers(_train, run.options.workers, args=(run,))
+    return load_model(run.out_dir)
 
 
 def _last_validation(result) -> dict:
@@ -264,9 +229,6 @@ def export_checkpoint(checkpoint: str | os.PathLike, config: ModelConfig, out_di
                       notes: dict | None = None, calibrate_on: str | os.PathLike | None = None) -> CTCModel:
     """Write the model directory for a training checkpoint (``last.pt`` or ``best.pt``),
     optionally fitting the qscore calibration on a held-out chunk dataset."""
-    from basecaller.errors import InputError
-    from basecaller.training import load_checkpoint
-
     try:
         state = load_checkpoint(checkpoint, map_location="cpu")
     except (OSError, RuntimeError, EOFError) as error:

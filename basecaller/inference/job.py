@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from basecaller.basecall import Basecaller, chemistry_of
+from basecaller.device import select_device
 from basecaller.errors import InputError, SkipLog
+from basecaller.inference.pipeline import Basecaller
 from basecaller.io.journal import CallJournal
 from basecaller.io.open import find_signal_files, load_read_ids, open_reads, scan_runs
-from basecaller.io.read import Read
 from basecaller.io.writers import (
     check_output_path,
     open_writers,
@@ -23,11 +23,9 @@ from basecaller.io.writers import (
     read_group,
     read_ids_in_output,
 )
-from basecaller.models.config import default_model_name, find_model_dir, shipped_models
-from basecaller.train_ctc import load_model
-from basecaller.training.device import select_device
+from basecaller.models.directory import choose_model, load_model
 
-__all__ = ["BasecallRequest", "BasecallReport", "basecall_files", "choose_model"]
+__all__ = ["BasecallRequest", "BasecallReport", "basecall_files", "cpu_model_workers"]
 
 
 @dataclass
@@ -69,23 +67,6 @@ class BasecallReport:
         return (f"basecalled {self.reads_written} reads ({self.bases:,} bases, {self.samples:,} samples) with "
                 f"{self.model} in {self.seconds:.1f} s = {rate:,.0f} samples/s; {self.reads_below_qscore} below "
                 f"min qscore; {self.reads_already_done} already done; {self.skips.summary()}")
-
-
-def choose_model(name: str, first_read: Read | None) -> str:
-    """The model directory to use: ``name``, or for "auto" the shipped model matching the
-    first read's chemistry and sample rate (any rate of that chemistry as a fallback)."""
-    if name != "auto":
-        return str(find_model_dir(name))
-    if first_read is None:
-        raise InputError("no readable reads in the inputs")
-    chemistry = chemistry_of(first_read) or "r9.4.1"
-    exact = default_model_name(chemistry, first_read.sample_rate_hz)
-    candidates = [exact] + [m for m in shipped_models() if m.startswith(chemistry.replace(".", "")) and m != exact]
-    for candidate in candidates:
-        if candidate in shipped_models():
-            return str(find_model_dir(candidate))
-    raise InputError(f"no shipped model for {chemistry} at {first_read.sample_rate_hz:g} Hz "
-                     f"(shipped: {', '.join(shipped_models()) or 'none'}); pass --model")
 
 
 def _peek(reads):

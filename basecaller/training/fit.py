@@ -1,7 +1,8 @@
-"""The shared way task heads train: Adam, warm-up + cosine, the core ``Trainer``, best model kept.
+"""The one way models train: AdamW, warm-up + cosine, the core ``Trainer``, best model kept.
 
-Tasks pass their loss function, batches and a validation function; this module only wires the
-core's pieces together and adds a wall-clock limit for benchmarks.
+The basecaller (``training.basecaller``) and the sequence tasks pass their loss function,
+batches and a validation function; this module only wires the core's pieces together and adds a
+wall-clock limit for benchmarks. ``FitOptions`` is the one options class for all of them.
 """
 
 from __future__ import annotations
@@ -10,20 +11,24 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from basecaller.training import EarlyStopping, Trainer, TrainResult, load_checkpoint, warmup_cosine
+from basecaller.training.checkpoint import load_checkpoint
+from basecaller.training.early_stopping import EarlyStopping
+from basecaller.training.schedule import warmup_cosine
+from basecaller.training.trainer import Trainer, TrainResult
 
-__all__ = ["FitOptions", "fit", "pad_sequences", "shuffled_batches", "time_limited"]
+__all__ = ["BASECALLER_FIT", "FitOptions", "basecaller_fit", "fit", "pad_sequences", "shuffled_batches", "time_limited"]
 
 
 @dataclass
 class FitOptions:
-    """Optimisation settings shared by every task (tasks choose their own defaults)."""
+    """Optimisation settings shared by every model (each task chooses its own defaults; the
+    basecaller's are ``BASECALLER_FIT``)."""
 
     steps: int = 1000
     batch_size: int = 32
@@ -36,8 +41,20 @@ class FitOptions:
     device: str = "auto"
     amp: bool = True  # fp16 autocast on CUDA, bf16 on CPUs with native bf16 units
     seed: int = 0
+    checkpoint_every: int | None = None  # steps between last.pt writes; None: only at the end
+    resume: bool = False  # continue from checkpoint_dir/last.pt
     time_limit_s: float | None = None  # stop taking batches after this long
     progress: bool = False
+    workers: int = 1  # > 1: data-parallel CPU processes, one thread and one batch of batch_size each (basecaller)
+
+
+BASECALLER_FIT = FitOptions(steps=2000, weight_decay=0.01, warmup_steps=100, clip_norm=2.0, validate_every=250,
+                            checkpoint_every=50, progress=True)
+
+
+def basecaller_fit(**changes) -> FitOptions:
+    """The basecaller's default options (``BASECALLER_FIT``) with ``changes``."""
+    return replace(BASECALLER_FIT, **changes)
 
 
 def pad_sequences(sequences: Sequence[Sequence[int]], pad: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,8 +106,10 @@ def fit(
     metric: str | None = None,
     mode: str = "min",
     checkpoint_dir: str | os.PathLike | None = None,
+    restore_best: bool = True,
 ) -> TrainResult:
-    """Train ``model`` with the core Trainer; with ``metric`` set, reload the best weights."""
+    """Train ``model`` (in place) with the core Trainer; with ``metric`` set (and
+    ``restore_best``), the best weights are reloaded at the end."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     scheduler = warmup_cosine(optimizer, options.steps, options.warmup_steps, final_ratio=0.05)
     stopper = None if metric is None else EarlyStopping(metric, mode, patience=options.patience)
@@ -105,7 +124,8 @@ def fit(
         amp=options.amp,
         seed=options.seed,
         checkpoint_dir=checkpoint_dir,
-        checkpoint_every=max(options.steps, 1),
+        checkpoint_every=options.checkpoint_every or max(options.steps, 1),
+        resume=options.resume,
         validate=validate,
         validate_every=options.validate_every,
         early_stopping=stopper,
@@ -113,6 +133,6 @@ def fit(
     )
     result = trainer.fit(time_limited(batches, options.time_limit_s))
     best = None if checkpoint_dir is None else Path(checkpoint_dir) / "best.pt"
-    if stopper is not None and best is not None and best.exists():
+    if restore_best and stopper is not None and best is not None and best.exists():
         model.load_state_dict(load_checkpoint(best, map_location=trainer.device)["model"])
     return result

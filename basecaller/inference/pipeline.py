@@ -1,7 +1,7 @@
 """The basecalling pipeline: reads -> windows -> batches -> model -> stitched, decoded calls.
 
 Each stage is a generator; reading and the model run in background threads with bounded
-queues (``basecaller.pipeline.background``), so memory stays flat for any input size.
+queues (``basecaller.inference.stream.background``), so memory stays flat for any input size.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from basecaller.ctc.decode import QscoreCalibration, beam_decode, greedy_decode
+from basecaller.ctc.decode import QscoreCalibration
 from basecaller.errors import InputError, SkipLog
+from basecaller.inference.stream import background, ordered_map
 from basecaller.io.chemistry import detect_chemistry
 from basecaller.io.read import Read
 from basecaller.io.records import CalledRead
 from basecaller.models.config import ModelConfig
-from basecaller.models.ctc import CTCModel
-from basecaller.pipeline import background, ordered_map
+from basecaller.models.contract import BasecallModel, decode_scores
 from basecaller.precision import autocast, autocast_dtype
 from basecaller.signal.batch import batchify, unbatchify
 from basecaller.signal.chunk import stitch_windows, window_signal
@@ -30,20 +30,13 @@ from basecaller.signal.normalise import normalise_read
 from basecaller.signal.resample import resample
 from basecaller.signal.trim import open_pore_trim
 
-__all__ = ["Basecaller", "chemistry_of", "prepare_for_inference"]
-
-def chemistry_of(read: Read) -> str | None:
-    """"r10.4.1" or "r9.4.1" from the read's run metadata; None when unknown or ambiguous."""
-    chemistry = detect_chemistry(read)
-    return chemistry.name if chemistry.known else None
+__all__ = ["Basecaller", "prepare_for_inference"]
 
 
-def prepare_for_inference(model: CTCModel, device: torch.device, int8: bool = False) -> torch.nn.Module:
+def prepare_for_inference(model: BasecallModel, device: torch.device, int8: bool = False) -> torch.nn.Module:
     """Eval mode on ``device``; the recurrent core as real torch modules (and, with ``int8``
     on CPU, dynamically quantised LSTM/GRU/Linear layers)."""
-    model = model.eval()
-    if hasattr(model.encoder, "to_torch_module") and getattr(model.encoder, "fused", False):
-        model.encoder = model.encoder.to_torch_module()
+    model = model.for_inference()
     if int8 and device.type == "cpu":
         # torch's dynamic int8 LSTM warns at every call that its quantized tensors are deprecated
         warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor", category=UserWarning)
@@ -69,7 +62,7 @@ class Basecaller:
     Bad reads (too short, wrong chemistry) are counted in ``skips`` and passed over.
     """
 
-    def __init__(self, model: CTCModel, *, device: str | torch.device = "cpu", batch_size: int | None = None,
+    def __init__(self, model: BasecallModel, *, device: str | torch.device = "cpu", batch_size: int | None = None,
                  window: int | None = None, overlap: int | None = None, beam_size: int = 0, int8: bool = False,
                  precision: str = "auto", model_workers: int = 1, min_samples: int = 200, emit_moves: bool = True, skips: SkipLog | None = None,
                  read_groups: dict[str, str] | None = None, check_chemistry: bool = True):
@@ -136,15 +129,7 @@ class Basecaller:
 
     def _decode(self, item: _Pending, outputs: np.ndarray) -> CalledRead:
         log_probs = stitch_windows(outputs, item.starts, item.num_samples, self.window, self.stride)
-        if self.config.head_type == "crf":  # log_probs are CRF transition scores (T', 4^k * 5)
-            from basecaller.crf import crf_decode
-
-            decoded = crf_decode(log_probs, int(self.config.head["state_len"]), beam_size=self.beam_size,
-                                 calibration=self.calibration)
-        elif self.beam_size > 0:
-            decoded = beam_decode(log_probs, beam_size=self.beam_size, calibration=self.calibration)
-        else:
-            decoded = greedy_decode(log_probs, calibration=self.calibration)
+        decoded = decode_scores(log_probs, self.config, beam_size=self.beam_size, calibration=self.calibration)
         call = CalledRead.from_decoded(item.read, decoded, self.stride, trimmed_samples=item.trimmed,
                                        read_group=item.read_group)
         if not self.emit_moves:

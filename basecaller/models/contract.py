@@ -1,0 +1,49 @@
+"""The one contract every basecalling model keeps, and the one place its output is decoded.
+
+``forward(signal (N, T)) -> scores (N, T // stride, C)``: CTC log-probabilities (C = 5) or CRF
+transition scores (C = 4^k * 5), as ``config.head_type`` says.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from torch import Tensor, nn
+
+from basecaller.ctc.decode import Decoded, QscoreCalibration, beam_decode, greedy_decode
+from basecaller.models.config import ModelConfig
+
+__all__ = ["BasecallModel", "decode_scores"]
+
+
+@runtime_checkable
+class BasecallModel(Protocol):
+    """What training, inference and export rely on (``CTCModel`` and ``CRFModel`` keep it)."""
+
+    config: ModelConfig
+
+    @property
+    def stride(self) -> int:
+        """Signal samples per output step."""
+
+    def __call__(self, signal: Tensor) -> Tensor:
+        """signal: (N, T) float -> scores (N, T // stride, C)."""
+
+    def for_inference(self) -> nn.Module:
+        """This model in eval mode, its recurrent core as real torch modules where they exist."""
+
+
+def decode_scores(scores: np.ndarray, config: ModelConfig, *, beam_size: int = 0,
+                  calibration: QscoreCalibration = QscoreCalibration(), include_start: bool = False) -> Decoded:
+    """Bases, qualities and moves of one read's stitched scores ``(T', C)``: CRF Viterbi/beam,
+    CTC beam search, or CTC greedy (``beam_size`` 0). ``include_start`` (CRF): call the first
+    k-mer too, so a chunk's call compares with its whole label."""
+    if config.head_type == "crf":
+        from basecaller.crf import crf_decode
+
+        return crf_decode(scores, int(config.head["state_len"]), beam_size=beam_size, calibration=calibration,
+                          include_start=include_start)
+    if beam_size > 0:
+        return beam_decode(scores, beam_size=beam_size, calibration=calibration)
+    return greedy_decode(scores, calibration=calibration)

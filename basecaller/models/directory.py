@@ -1,0 +1,90 @@
+"""Model directories: ``config.toml`` + ``weights.pt``, written atomically; shipped models
+(``basecaller/models/shipped/<name>``) found by name, or chosen for a read's chemistry.
+
+Training writes model directories and inference reads them, so both import this module.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import torch
+
+from basecaller.errors import InputError
+from basecaller.io.atomic import atomic_directory
+from basecaller.io.chemistry import detect_chemistry
+from basecaller.io.read import Read
+from basecaller.models.config import ModelConfig
+from basecaller.models.crf import build_model
+from basecaller.models.ctc import CTCModel
+
+__all__ = ["SHIPPED_DIR", "choose_model", "default_model_name", "find_model_dir", "load_model", "save_model_dir",
+           "shipped_models"]
+
+SHIPPED_DIR = Path(__file__).parent / "shipped"
+
+
+def shipped_models() -> list[str]:
+    return sorted(p.name for p in SHIPPED_DIR.glob("*") if (p / "config.toml").exists())
+
+
+def find_model_dir(name_or_path: str | os.PathLike) -> Path:
+    """A model directory from a path, or from the name of a shipped model."""
+    path = Path(name_or_path)
+    if (path / "config.toml").exists():
+        return path
+    shipped = SHIPPED_DIR / str(name_or_path)
+    if (shipped / "config.toml").exists():
+        return shipped
+    known = ", ".join(shipped_models()) or "none"
+    raise InputError(f"no model directory or shipped model named {name_or_path!r} (shipped: {known})")
+
+
+def default_model_name(chemistry: str, sample_rate_hz: float, kind: str = "fast") -> str:
+    """The shipped model for a chemistry and sample rate."""
+    return f"{chemistry.replace('.', '')}_{int(round(sample_rate_hz / 1000))}khz_{kind}"
+
+
+def choose_model(name: str, first_read: Read | None) -> str:
+    """The model directory to use: ``name``, or for "auto" the shipped model matching the
+    first read's chemistry and sample rate (any rate of that chemistry as a fallback)."""
+    if name != "auto":
+        return str(find_model_dir(name))
+    if first_read is None:
+        raise InputError("no readable reads in the inputs")
+    detected = detect_chemistry(first_read)
+    chemistry = (detected.name if detected.known else None) or "r9.4.1"
+    exact = default_model_name(chemistry, first_read.sample_rate_hz)
+    candidates = [exact] + [m for m in shipped_models() if m.startswith(chemistry.replace(".", "")) and m != exact]
+    for candidate in candidates:
+        if candidate in shipped_models():
+            return str(find_model_dir(candidate))
+    raise InputError(f"no shipped model for {chemistry} at {first_read.sample_rate_hz:g} Hz "
+                     f"(shipped: {', '.join(shipped_models()) or 'none'}); pass --model")
+
+
+def load_model(model_dir: str | os.PathLike, device: str | torch.device = "cpu") -> CTCModel:
+    """Build the model a directory (or shipped model name) describes and load its weights."""
+    folder = find_model_dir(model_dir)
+    config = ModelConfig.load(folder / "config.toml")
+    model = build_model(config)
+    weights = folder / "weights.pt"
+    if weights.exists():
+        try:
+            model.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
+        except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as error:
+            raise InputError(f"unreadable model weights ({type(error).__name__})", str(weights)) from None
+    return model.to(device)
+
+
+def save_model_dir(folder: str | os.PathLike, model: CTCModel) -> Path:
+    """Write config.toml and weights.pt into ``folder`` atomically (staging folder + rename),
+    keeping the old folder's ``checkpoints``."""
+    folder = Path(folder)
+    with atomic_directory(folder, keep=("checkpoints",)) as staging:
+        (staging / "config.toml").write_text(model.config.dumps())
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        torch.save(state, staging / "weights.pt")
+    return folder
