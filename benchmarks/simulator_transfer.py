@@ -25,18 +25,19 @@ from pathlib import Path
 def _train(chunks: list[str], out: Path, steps: int, args, init_from: str | None = None):
     from basecaller.data.chunks import ChunkDataset
     from basecaller.models.config import preset
-    from basecaller.train_ctc import TrainOptions, train_basecaller
+    from basecaller.training.basecaller import train_basecaller
+    from basecaller.training.fit import basecaller_fit
 
-    options = TrainOptions(steps=steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                           warmup_steps=min(100, steps // 10), validate_every=10**9, checkpoint_every=200,
-                           progress=False, device="cpu")
+    options = basecaller_fit(steps=steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                             warmup_steps=min(100, steps // 10), validate_every=10**9, checkpoint_every=200,
+                             progress=False, device="cpu")
     return train_basecaller(preset("fast"), [ChunkDataset.load(c) for c in chunks], out, options=options,
                             init_from=init_from)
 
 
 def _scores(model, valid: list[str], count: int) -> list[float]:
     from basecaller.data.chunks import ChunkDataset
-    from basecaller.train_ctc import chunk_identities
+    from basecaller.training.basecaller import chunk_identities
 
     return [float(chunk_identities(model, ChunkDataset.load(v), count).mean()) for v in valid]
 
