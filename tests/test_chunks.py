@@ -91,6 +91,50 @@ def test_bam_move_table_labels_equal_reference_spans(shared_data):
         assert decode_labels(dataset.labels(i)) == spans[dataset.read_ids[i]][first:end]
 
 
+def _ecoli(shared_data) -> str:
+    with pysam.FastxFile(str(shared_data / "references/ecoli_k12_mg1655.fna.gz")) as handle:
+        return next(iter(handle)).sequence.upper()
+
+
+@needs_shared
+def test_f5c_ecoli_labels_equal_the_genome_span_for_every_read(shared_data):
+    genome = _ecoli(shared_data)
+    records = list(taiyaki_reads(shared_data / "r94_ecoli_f5c/mapped_signal_nanopolish.hdf5"))
+    assert len(records) == 112 and sum(len(r.sequence) for r in records) == 594_023
+    for record in records:
+        assert record.contig == "NC_000913.3"
+        assert record.sequence == _span(genome, record.ref_start, record.ref_end, record.strand)
+    dataset = build_chunks(records, SPEC)
+    strands = {r.read.read_id: r.strand for r in records}
+    for i in range(0, len(dataset), 7):
+        start, end = dataset.ref_intervals[i]
+        assert decode_labels(dataset.labels(i)) == _span(genome, start, end, strands[dataset.read_ids[i]])
+
+
+@needs_shared
+def test_meteore_r9_tombo_template_labels_equal_the_genome_span(shared_data):
+    genome = _ecoli(shared_data)
+    records = list(tombo_reads(shared_data / "r9_ecoli_meteore_tombo/fast5"))
+    assert len(records) == 45 and sum(len(r.sequence) for r in records) == 302_739
+    for record in records:
+        assert record.sequence == _span(genome, record.ref_start, record.ref_end, record.strand)
+    dwell = np.median([np.diff(r.base_starts).mean() for r in records])
+    assert 14 < dwell < 19  # 250 bps at 4 kHz: about 16.6 samples per base
+
+
+@needs_shared
+def test_ecoli_interval_split_shares_no_reference_position(shared_data):
+    records = taiyaki_reads(shared_data / "r94_ecoli_f5c/mapped_signal_nanopolish.hdf5")
+    dataset = build_chunks(records, SPEC)
+    train, valid = split_by_interval(dataset, ["NC_000913.3:514000-531000", "Lambda_NEB:14000-26000"])
+    assert len(train) > 900 and len(valid) > 150
+    held = np.zeros(4_700_000, bool)
+    for start, end in valid.ref_intervals:
+        held[start:end] = True
+    assert not any(held[start:end].any() for start, end in train.ref_intervals)
+    assert not set(train.read_ids) & set(valid.read_ids)  # the held-out locus is whole reads here
+
+
 @needs_shared
 def test_splits_never_share_reads_or_reference_positions(shared_data):
     dataset = build_chunks(tombo_reads(shared_data / "r941_lambda_tombo/fast5"), SPEC)
