@@ -371,3 +371,8 @@ def test_skiplog_lines_name_file_and_read():
     skips.skip(InputError("x", "f.pod5", "r1"), "bad read")
     assert skips.total == 1
     assert str(InputError("bad", "f.pod5", "r1")) == "file f.pod5, read r1: bad"
+
+
+def test_int8_prints_no_torch_warning(tmp_path):
+    result = cli("basecall", LAMBDA, "-o", tmp_path / "c.fastq", "--int8", "--threads", "1", "--no-progress")
+    assert result.returncode == 0 and "Warning" not in result.stderr, result.stderr

@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gzip
-import os
 import sys
-from pathlib import Path
 
 import pysam
 
@@ -26,14 +24,12 @@ FASTQ_TAGS = (("qs", "f", "{:.2f}"), ("ns", "i", "{:d}"), ("ts", "i", "{:d}"), (
 
 @contextlib.contextmanager
 def atomic(path: str):
-    """A temporary path beside ``path``, renamed to it only when the block succeeds."""
-    tmp = Path(f"{path}.tmp-{os.getpid()}")
-    try:
+    """A temporary path beside ``path``, renamed to it only when the block succeeds (and the
+    temporaries of killed earlier runs removed): the package's one atomic-write helper."""
+    from basecaller.io.writers import atomic_path
+
+    with atomic_path(path) as tmp:
         yield str(tmp)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
 
 
 def merged_header(shards: list[str]) -> dict:

@@ -155,9 +155,10 @@ def main(argv=None) -> int:
     parser.add_argument("-o", "--output", required=True)
     args = parser.parse_args(argv)
     page = build_page(args)
-    tmp = Path(f"{args.output}.tmp-{os.getpid()}")
-    tmp.write_text(page)
-    os.replace(tmp, args.output)
+    from basecaller.io.writers import atomic_path
+
+    with atomic_path(args.output) as tmp:
+        tmp.write_text(page)
     print(f"wrote {args.output}")
     return 0
 

@@ -11,7 +11,6 @@ runs of the list, so joining them in name order restores the list's order.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -24,9 +23,10 @@ def read_rows(path: str) -> tuple[str, list[list[str]]]:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    from basecaller.io.writers import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def write_shard(outdir: Path, index: int, header: str, rows: list[list[str]]) -> None:
