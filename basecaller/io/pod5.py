@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator
 
 from basecaller.errors import InputError
 from basecaller.io.read import Read
@@ -90,23 +91,43 @@ def _pod5_record(read: Read, run_info):
     )
 
 
-def write_pod5(path: str, reads) -> int:
-    """Write reads (int16 DAC signal + calibration) to a new POD5 file, atomically.
-
-    Returns the number of reads written.
-    """
+def write_pod5_records(path: str | os.PathLike, records: Iterable, batch_size: int = 64) -> int:
+    """The one pod5 writer: ``pod5.Read`` records into a new file, in batches, atomically
+    (the file appears under its name only when complete). Returns the number written."""
     import pod5
 
     from basecaller.io.writers import atomic_path
 
-    run_infos: dict = {}
     count = 0
     with atomic_path(path) as temporary, pod5.Writer(temporary) as writer:
+        for batch in _batches(records, batch_size):
+            writer.add_reads(batch)
+            count += len(batch)
+    return count
+
+
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def write_pod5(path: str | os.PathLike, reads: Iterable[Read]) -> int:
+    """Write ``Read`` records (int16 DAC signal, calibration and run metadata) to a new POD5
+    file, atomically. Returns the number of reads written."""
+    run_infos: dict = {}
+
+    def records():
         for read in reads:
             key = (read.run_id, read.sample_rate_hz, read.flow_cell_id, read.flow_cell_product,
                    read.basecall_config, read.protocol, read.sequencing_kit)
             if key not in run_infos:
                 run_infos[key] = _run_info(read)
-            writer.add_read(_pod5_record(read, run_infos[key]))
-            count += 1
-    return count
+            yield _pod5_record(read, run_infos[key])
+
+    return write_pod5_records(path, records())

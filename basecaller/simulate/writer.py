@@ -34,26 +34,25 @@ def write_simulation(
     """Stream ``reads`` into OUTDIR; files appear under their final names only when complete."""
     import pod5
 
+    from basecaller.io.pod5 import write_pod5_records
+
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     final = {name: out / name for name in (POD5_NAME, TRUTH_NAME, SEGMENTATION_NAME)}
-    temp = {name: out / f".tmp-{name}" for name in final}
-    for path in temp.values():
-        path.unlink(missing_ok=True)
+    temp = {name: out / f".tmp-{name}" for name in (TRUTH_NAME, SEGMENTATION_NAME)}
     run_info = _run_info(pod5, chemistry, sample_rate_hz, seed, kmer_model_path)
     segmentation: dict[str, np.ndarray] = {}
-    with pod5.Writer(temp[POD5_NAME]) as writer, open(temp[TRUTH_NAME], "w") as truth:
-        batch, start_sample = [], 0
-        for number, read in enumerate(reads):
-            batch.append(_pod5_read(pod5, read, run_info, number, start_sample))
-            start_sample += read.signal_dac.size
-            truth.write(f">{read.truth_header()}\n{read.sequence}\n")
-            segmentation[read.read_id] = read.base_starts
-            if len(batch) == _BATCH:
-                writer.add_reads(batch)
-                batch = []
-        if batch:
-            writer.add_reads(batch)
+    with open(temp[TRUTH_NAME], "w") as truth:
+
+        def records():  # the truth and segmentation of each read are written as it streams by
+            start_sample = 0
+            for number, read in enumerate(reads):
+                yield _pod5_read(pod5, read, run_info, number, start_sample)
+                start_sample += read.signal_dac.size
+                truth.write(f">{read.truth_header()}\n{read.sequence}\n")
+                segmentation[read.read_id] = read.base_starts
+
+        write_pod5_records(final[POD5_NAME], records(), batch_size=_BATCH)
     with open(temp[SEGMENTATION_NAME], "wb") as handle:
         np.savez(handle, **segmentation)
     for name, path in temp.items():
