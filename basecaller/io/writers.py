@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import glob
 import gzip
 import os
 import shutil
@@ -73,19 +74,13 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     earlier run); returns what was removed."""
     final = Path(path)
     removed = []
-    for candidate in final.parent.glob(f"{glob_escape(final.name)}.tmp-*"):
+    for candidate in final.parent.glob(f"{glob.escape(final.name)}.tmp-*"):
         pid = candidate.name.rsplit(".tmp-", 1)[-1]
         if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
             with contextlib.suppress(OSError):
                 candidate.unlink()
                 removed.append(candidate)
     return removed
-
-
-def glob_escape(name: str) -> str:
-    import glob
-
-    return glob.escape(name)
 
 
 def temporary_path(path: str | os.PathLike) -> Path:
@@ -167,11 +162,11 @@ class AtomicFile:
     def __init__(self, path: str | os.PathLike, resume: bool = False):
         self.path = Path(path)
         self.resume = resume and self.path.exists()
-        self.tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
+        self.tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")  # set again on entry
         self._file = None
 
     def __enter__(self):
-        remove_stale_temporaries(self.path)
+        self.tmp = temporary_path(self.path)  # and the temporaries of dead runs are removed
         try:
             self._open(self.tmp, self.resume)
         except BaseException:
