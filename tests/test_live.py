@@ -209,6 +209,33 @@ def test_live_run_over_a_growing_folder_matches_batch_basecall(tmp_path):
     assert any("backlog" in line and "samples/s" in line for line in lines)
 
 
+def test_file_system_events_wake_the_watcher_long_before_its_next_scan(tmp_path):
+    pytest.importorskip("watchdog")
+    watch, out = tmp_path / "in", tmp_path / "out"
+    watch.mkdir()
+    watcher, lines = _watcher(watch, out, poll_interval_s=60.0, settle_s=0.2)
+    thread = threading.Thread(target=watcher.run)
+    thread.start()
+    try:
+        deadline = time.time() + 10
+        while watcher._observer is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert watcher._observer is not None, lines
+        time.sleep(0.5)  # the first scan has found an empty folder; the next poll is a minute away
+        tmp = watch / ".reads.pod5.tmp"
+        tmp.write_bytes(LAMBDA_POD5.read_bytes())
+        tmp.rename(watch / "reads.pod5")  # as MinKNOW and basecaller convert finish a file
+        start = time.time()
+        while "reads.pod5" not in watcher._done and time.time() - start < 30:
+            time.sleep(0.05)
+        latency = time.time() - start
+    finally:
+        watcher.request_stop(abort_current=False)
+        thread.join(30)
+    assert "reads.pod5" in watcher._done and latency < 30, lines  # woken by the rename, not by polling
+    assert len(_fastq_records([out / "calls" / "reads.pod5.fastq"])) == 7
+
+
 def test_growing_file_is_called_only_once_complete(tmp_path):
     from basecaller.live.playback import grow_copy
     from basecaller.live.watch import JOURNAL

@@ -19,7 +19,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--min-qscore", type=float, default=0.0, help="drop reads with a lower mean qscore")
     parser.add_argument("--format", default="fastq", choices=["fastq", "fastq.gz", "bam"], dest="output_format",
                         help="per-file output format (default: fastq)")
-    parser.add_argument("--poll", type=float, default=1.0, help="seconds between folder scans (default: 1)")
+    parser.add_argument("--poll", type=float, default=1.0,
+                        help="at most this many seconds between folder scans (default: 1); file-system "
+                             "events wake the watcher sooner")
+    parser.add_argument("--no-events", action="store_true",
+                        help="poll only, no file-system events (e.g. where inotify is unreliable)")
     parser.add_argument("--settle", type=float, default=2.0,
                         help="a file must be unchanged this many seconds before it is called (default: 2)")
     parser.add_argument("--idle-timeout", type=float, help="stop after this many seconds without new files")
@@ -38,7 +42,7 @@ def run(args) -> int:
         batch_size=args.batch_size, threads=args.threads, precision=args.precision, min_samples=args.min_samples,
         min_qscore=args.min_qscore, output_format=args.output_format, poll_interval_s=args.poll,
         settle_s=args.settle, idle_timeout_s=args.idle_timeout, stop_file=args.stop_file,
-        check_chemistry=not args.ignore_chemistry, progress=not args.no_progress)
+        check_chemistry=not args.ignore_chemistry, progress=not args.no_progress, events=not args.no_events)
     watcher = LiveWatcher(options)
 
     def on_signal(signum, _frame):

@@ -1,7 +1,9 @@
 """Watch a folder tree and basecall each signal file once it is complete.
 
-``LiveWatcher(LiveOptions(watch_dir, out_dir)).run()`` polls ``watch_dir`` (recursively) for
-pod5, fast5 and slow5/blow5 files. A file is called once its size and modification time have
+``LiveWatcher(LiveOptions(watch_dir, out_dir)).run()`` watches ``watch_dir`` (recursively) for
+pod5, fast5 and slow5/blow5 files: file-system events (``watchdog``: inotify, FSEvents, kqueue)
+wake it as soon as something changes, and it scans at least every ``poll_interval_s`` for what
+events miss (network file systems; without ``watchdog`` installed it only polls). A file is called once its size and modification time have
 stayed the same for ``settle_s`` seconds *and* it reads through without a file-level error (a
 pod5 or blow5 file still being written has no end marker yet); otherwise it is retried when
 it changes. Each file is read and called in one pass, and its outputs are committed only if the
@@ -41,6 +43,7 @@ from basecaller.io.open import FORMATS
 __all__ = ["JOURNAL", "LiveOptions", "LiveReport", "LiveWatcher", "MERGED_SUMMARY", "watch_folder"]
 
 JOURNAL = "live_journal.jsonl"
+MIN_SCAN_GAP_S = 0.02
 MERGED_SUMMARY = "sequencing_summary.tsv"
 OUTPUT_SUFFIXES = {"fastq": ".fastq", "fastq.gz": ".fastq.gz", "bam": ".bam"}
 
@@ -64,6 +67,7 @@ class LiveOptions:
     check_chemistry: bool = True
     progress: bool = True
     heartbeat_s: float = 30.0
+    events: bool = True  # wake on file-system events (watchdog) as well as polling
 
 
 @dataclass
@@ -151,6 +155,7 @@ class LiveWatcher:
         self._caller = None
         self._lock_handle = None
         self._merged_rows = 0
+        self._observer = None
 
     # --- control -----------------------------------------------------------------------------
 
@@ -169,6 +174,7 @@ class LiveWatcher:
             raise InputError("not a directory", str(self.watch_dir))
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._take_lock()
+        self._start_events()
         try:
             self._load_journal()
             self._rewrite_merged_summary()
@@ -177,6 +183,7 @@ class LiveWatcher:
                 self.log(f"live: resuming; {len(self._done)} files already called (from {JOURNAL})")
             self._loop()
         finally:
+            self._stop_events()
             self._release_lock()
         self.report.not_called = sorted(rel for rel in self._seen if rel not in self._done)
         return self.report
@@ -213,8 +220,55 @@ class LiveWatcher:
                 self.log(self._progress_line())
                 last_heartbeat = now
             if not ready:
-                self._wake.wait(options.poll_interval_s)
+                self._wake.wait(self._wait_s(time.monotonic()))
                 self._wake.clear()
+                time.sleep(MIN_SCAN_GAP_S)  # a burst of write events makes one scan, not hundreds
+
+    def _wait_s(self, now: float) -> float:
+        """How long to sleep before the next scan: the poll interval; with events, also no later
+        than the moment the next pending file may have settled (a file that stops changing sends
+        no event)."""
+        options = self.options
+        if self._observer is None:
+            return options.poll_interval_s
+        pending = [seen.since + options.settle_s - now for rel, seen in self._seen.items()
+                   if rel not in self._done and not seen.failed]
+        return max(0.0, min([options.poll_interval_s, *pending]))
+
+    # --- file-system events --------------------------------------------------------------------
+
+    def _start_events(self) -> None:
+        if not self.options.events:
+            return
+        try:
+            from watchdog.events import FileSystemEventHandler
+            from watchdog.observers import Observer
+        except ImportError:
+            self.log(f"live: watchdog is not installed; polling every {self.options.poll_interval_s:g} s "
+                     "(pip install watchdog for file-system events)")
+            return
+        wake = self._wake
+
+        class _Wake(FileSystemEventHandler):
+            def on_any_event(self, event) -> None:  # noqa: D102 - any change is worth a scan
+                wake.set()
+
+        observer = Observer()
+        try:
+            observer.schedule(_Wake(), str(self.watch_dir), recursive=True)
+            observer.daemon = True
+            observer.start()
+        except (OSError, RuntimeError) as error:  # e.g. the inotify watch limit
+            self.log(f"live: file-system events unavailable ({error}); polling every "
+                     f"{self.options.poll_interval_s:g} s")
+            return
+        self._observer = observer
+
+    def _stop_events(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+            self._observer = None
 
     # --- finding files -----------------------------------------------------------------------
 
