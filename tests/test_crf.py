@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from basecaller.crf import CRFLayout, crf_decode, crf_loss, log_partition, step_posteriors, viterbi
-from basecaller.crf.decode import beam_search
+from basecaller.crf.decode import HAVE_NUMBA, beam_search
 from basecaller.crf.loss import label_scores
 
 
@@ -95,22 +95,40 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(lambda s: log_partition(s, 1), (scores[:, :, :20].detach().requires_grad_(),))
 
 
+BACKENDS = [pytest.param(False, id="numpy"),
+            pytest.param(True, id="numba", marks=pytest.mark.skipif(not HAVE_NUMBA, reason="no numba"))]
+
+
+@pytest.mark.parametrize("compiled", BACKENDS)
 @pytest.mark.parametrize("state_len", [1, 2])
-def test_viterbi_equals_brute_force(state_len):
+def test_viterbi_equals_brute_force(state_len, compiled):
     rng = np.random.default_rng(10 + state_len)
     for _ in range(3):
         scores = rng.normal(0, 2.0, (4, 4 ** state_len * 5)).astype(np.float32)
         _, _, (best, (start, choices, bases)) = _brute(scores.astype(np.float64), state_len)
-        states, moves, score = viterbi(scores, state_len)
+        states, moves, score = viterbi(scores, state_len, compiled)
         assert score == pytest.approx(best, abs=1e-4)
         assert states[0] == start
         assert moves.tolist() == [int(c != 0) for c in choices]
-        decoded = crf_decode(scores, state_len, include_start=True)
+        decoded = crf_decode(scores, state_len, include_start=True, compiled=compiled)
         assert decoded.sequence == "".join("ACGT"[b] for b in bases)
-        assert crf_decode(scores, state_len).sequence == decoded.sequence[state_len:]
+        assert crf_decode(scores, state_len, compiled=compiled).sequence == decoded.sequence[state_len:]
 
 
-def test_posteriors_equal_brute_force():
+@pytest.mark.skipif(not HAVE_NUMBA, reason="no numba")
+def test_compiled_decoding_equals_numpy_on_random_batches():
+    rng = np.random.default_rng(21)
+    for state_len in (1, 2, 3, 4):
+        scores = (rng.normal(size=(3, 200, 4 ** state_len * 5)) * 2).astype(np.float32)
+        for ours, theirs in zip(viterbi(scores, state_len, True)[:2], viterbi(scores, state_len, False)[:2]):
+            np.testing.assert_array_equal(ours, theirs)  # same float32 additions, same tie-breaking
+        assert viterbi(scores[0], state_len, True)[2] == pytest.approx(viterbi(scores[0], state_len, False)[2])
+        np.testing.assert_allclose(step_posteriors(scores, state_len, True), step_posteriors(scores, state_len, False),
+                                   atol=2e-6)
+
+
+@pytest.mark.parametrize("compiled", BACKENDS)
+def test_posteriors_equal_brute_force(compiled):
     rng = np.random.default_rng(3)
     scores = rng.normal(0, 1.0, (4, 4 * 4 * 5))
     w = scores.reshape(4, -1, 5)
@@ -121,7 +139,8 @@ def test_posteriors_equal_brute_force():
         logz = np.logaddexp(logz, total)
         for t, choice in enumerate(choices):
             table[t, choice] += np.exp(total)
-    np.testing.assert_allclose(step_posteriors(scores.astype(np.float32), 2), table / np.exp(logz), atol=1e-5)
+    np.testing.assert_allclose(step_posteriors(scores.astype(np.float32), 2, compiled), table / np.exp(logz),
+                               atol=1e-5)
 
 
 def _peaked_scores(rng, bases: np.ndarray, state_len: int, steps_per_base: int = 4, noise: float = 1.0):
@@ -140,13 +159,15 @@ def _peaked_scores(rng, bases: np.ndarray, state_len: int, steps_per_base: int =
     return w.reshape(steps, -1), "".join("ACGT"[b] for b in bases)
 
 
-def test_segmented_and_beam_decoding_agree_with_exact_viterbi():
+@pytest.mark.parametrize("compiled", BACKENDS)
+def test_segmented_and_beam_decoding_agree_with_exact_viterbi(compiled):
     rng = np.random.default_rng(5)
     bases = rng.integers(0, 4, 900)
     scores, truth = _peaked_scores(rng, bases, 3)
-    exact = crf_decode(scores, 3, core=None)
+    exact = crf_decode(scores, 3, core=None, compiled=compiled)
     assert exact.sequence == truth[3:]
-    segmented = crf_decode(scores, 3)  # 3600 steps: 9 segments
+    assert crf_decode(scores, 3, core=1000, compiled=compiled).sequence == exact.sequence  # 4 segments
+    segmented = crf_decode(scores, 3, core=400, compiled=compiled)  # 3600 steps: 9 segments
     assert segmented.sequence == exact.sequence
     np.testing.assert_array_equal(segmented.moves, exact.moves)
     assert np.abs(segmented.qualities.astype(int) - exact.qualities).max() <= 1

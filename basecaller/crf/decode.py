@@ -13,14 +13,17 @@ bonito) unless ``include_start`` (used for chunk validation against full labels)
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 
 from basecaller.crf.layout import NUM_BASES, NUM_TRANSITIONS, CRFLayout
 from basecaller.ctc.decode import Decoded, QscoreCalibration, phred_from_posterior
 
-__all__ = ["CORE", "MARGIN", "beam_search", "crf_decode", "segment", "step_posteriors", "viterbi"]
+__all__ = ["COMPILED_CORE", "CORE", "MARGIN", "beam_search", "crf_decode", "segment", "step_posteriors", "viterbi"]
 
-CORE, MARGIN = 400, 100
+CORE, MARGIN = 400, 100  # numpy: short segments keep the per-step Python loop short
+COMPILED_CORE = 4000  # numba: one call decodes every segment; long segments waste fewer margin steps
 _BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
 _HASH = np.uint64(0x9E3779B97F4A7C15)
 
@@ -67,16 +70,35 @@ def _split(w: np.ndarray, layout: CRFLayout) -> tuple[np.ndarray, np.ndarray]:
     return stay, np.ascontiguousarray(move.transpose(0, 1, 4, 2, 3))
 
 
-def viterbi(scores: np.ndarray, state_len: int) -> tuple[np.ndarray, np.ndarray, float]:
+HAVE_NUMBA = importlib.util.find_spec("numba") is not None  # numba itself is imported at first use
+
+
+def _compiled(compiled: bool | None) -> bool:
+    """Use the numba kernels: by default whenever numba is installed."""
+    if compiled and not HAVE_NUMBA:
+        raise RuntimeError("numba is not installed: no compiled CRF decoding")
+    return HAVE_NUMBA if compiled is None else compiled
+
+
+def _kernels():
+    from basecaller.crf import kernels
+
+    return kernels
+
+
+def viterbi(scores: np.ndarray, state_len: int, compiled: bool | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Best path of a batch of score sequences ``(n, T, 4^k * 5)`` (or one ``(T, ...)``):
     its states ``(n, T + 1)`` (any start and end state), its moves ``(n, T)`` (1 where the
     step's transition is a move; a homopolymer move may keep the state) and, for one
-    sequence, its score."""
+    sequence, its score. ``compiled``: numba kernels (default when installed) or numpy."""
     layout = CRFLayout(state_len)
     w = _as_scores(scores, layout)
     single = w.ndim == 3
     if single:
         w = w[None]
+    if _compiled(compiled):
+        path, moves, totals = _kernels().viterbi_paths(np.ascontiguousarray(w), layout.top)
+        return (path[0], moves[0], float(totals[0])) if single else (path, moves, float("nan"))
     count, steps = w.shape[:2]
     states, block = layout.num_states, layout.top
     stay, move = _split(w, layout)
@@ -111,7 +133,7 @@ def viterbi(scores: np.ndarray, state_len: int) -> tuple[np.ndarray, np.ndarray,
     return (path[0], moves[0], float(total[0])) if single else (path, moves, float("nan"))
 
 
-def step_posteriors(scores: np.ndarray, state_len: int) -> np.ndarray:
+def step_posteriors(scores: np.ndarray, state_len: int, compiled: bool | None = None) -> np.ndarray:
     """Per-step posteriors ``(..., T, 5)``: [stay, move emitting A, C, G, T] (forward-backward
     in scaled probability space, free start and end states); rows sum to 1."""
     layout = CRFLayout(state_len)
@@ -122,6 +144,9 @@ def step_posteriors(scores: np.ndarray, state_len: int) -> np.ndarray:
     count, steps, states, _ = w.shape
     block = layout.top
     e = np.exp(w - w.max(axis=(2, 3), keepdims=True))
+    if _compiled(compiled):
+        table = _kernels().posterior_table(np.ascontiguousarray(e, dtype=np.float32), block)
+        return table[0] if single else table
     stay, move = _split(e, layout)
     alphas = np.empty((count, steps + 1, states), dtype=np.float32)
     into = np.zeros((count, steps, states), dtype=np.float32)  # move mass into each state
@@ -225,18 +250,25 @@ def _qualities(post: np.ndarray, moves: np.ndarray, labels: np.ndarray) -> np.nd
 
 def crf_decode(scores: np.ndarray, state_len: int, beam_size: int = 0,
                calibration: QscoreCalibration = QscoreCalibration(), include_start: bool = False,
-               core: int | None = CORE, margin: int = MARGIN) -> Decoded:
+               core: int | None | str = "auto", margin: int = MARGIN, compiled: bool | None = None) -> Decoded:
     """Bases, qualities and move table of one read's scores ``(T, 4^k * 5)``: the Viterbi path
-    (``beam_size`` 0) or the best beam hypothesis; qualities from forward-backward posteriors."""
+    (``beam_size`` 0) or the best beam hypothesis; qualities from forward-backward posteriors.
+    ``core``: segment length ("auto": ``COMPILED_CORE`` with numba, else ``CORE``; None: exact)."""
     layout = CRFLayout(state_len)
     w = _as_scores(scores, layout)
     steps = w.shape[0]
     if steps == 0:
         return Decoded("", np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.uint8))
+    compiled = _compiled(compiled)
+    if core == "auto":
+        core = COMPILED_CORE if compiled else CORE
     starts, length = segment(steps, core, margin)
     pieces = _cut(w, starts, length).reshape(len(starts), length, layout.num_scores)
-    paths, piece_moves = beam_search(pieces, state_len, beam_size) if beam_size > 0 else viterbi(pieces, state_len)[:2]
-    post_pieces = step_posteriors(pieces, state_len)
+    if beam_size > 0:
+        paths, piece_moves = beam_search(pieces, state_len, beam_size)
+    else:
+        paths, piece_moves = viterbi(pieces, state_len, compiled)[:2]
+    post_pieces = step_posteriors(pieces, state_len, compiled)
     owner, local = _owned(steps, starts, length, core)
     moves = piece_moves[owner, local]
     landed = paths[owner, local + 1]  # the state each step ends in

@@ -1,0 +1,123 @@
+"""Compiled (numba) loops for CRF decoding: the same recursions as ``basecaller.crf.decode``'s
+numpy code, one state and one step at a time instead of one numpy call per step.
+
+The numpy versions spend their time in per-step Python and call overhead (a 64-state step is
+a few thousand additions, and each of ~20 numpy calls per step costs more than that); here the
+whole batch of segments is one call, it releases the GIL (so decoding overlaps the model
+workers' forward passes), and it is compiled once and cached on disk. ``AVAILABLE`` is False
+when numba is not installed; ``decode`` then keeps to numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    import numba
+except ImportError:  # pragma: no cover - numba is a dependency; this keeps numpy-only installs working
+    numba = None
+
+__all__ = ["AVAILABLE", "posterior_table", "viterbi_paths"]
+
+AVAILABLE = numba is not None
+
+
+def _jit(function):
+    return numba.njit(cache=True, nogil=True)(function) if AVAILABLE else function
+
+
+@_jit
+def viterbi_paths(w: np.ndarray, top: int):
+    """Best paths of ``w`` ``(n, T, S, 5)`` (float32; [stay, move from source j = 0..3]; the
+    move into ``s`` from source j comes from state ``j * top + s // 4``), free start and end.
+    Returns states ``(n, T + 1)``, moves ``(n, T)`` and each path's score ``(n,)``. Ties go to
+    the stay, then to the lowest source, as in the numpy version."""
+    count, steps, states = w.shape[0], w.shape[1], w.shape[2]
+    back = np.zeros((steps, states), dtype=np.int8)
+    paths = np.empty((count, steps + 1), dtype=np.int64)
+    moves = np.empty((count, steps), dtype=np.uint8)
+    totals = np.zeros(count, dtype=np.float64)
+    alpha = np.empty(states, dtype=np.float32)
+    new = np.empty(states, dtype=np.float32)
+    for i in range(count):
+        alpha[:] = 0.0
+        for t in range(steps):
+            top_score = np.float32(-np.inf)
+            for s in range(states):
+                best = alpha[s] + w[i, t, s, 0]
+                via = 0
+                r = s // 4
+                for j in range(4):
+                    candidate = w[i, t, s, j + 1] + alpha[j * top + r]
+                    if candidate > best:
+                        best = candidate
+                        via = j + 1
+                new[s] = best
+                back[t, s] = via
+                if best > top_score:
+                    top_score = best
+            for s in range(states):
+                alpha[s] = new[s] - top_score
+            totals[i] += top_score
+        state = 0
+        for s in range(1, states):
+            if alpha[s] > alpha[state]:
+                state = s
+        paths[i, steps] = state
+        for t in range(steps - 1, -1, -1):
+            via = back[t, state]
+            moves[i, t] = 1 if via != 0 else 0
+            if via != 0:
+                state = state // 4 + (via - 1) * top
+            paths[i, t] = state
+    return paths, moves, totals
+
+
+@_jit
+def posterior_table(e: np.ndarray, top: int):
+    """Per-step posteriors ``(n, T, 5)`` [stay, move emitting A, C, G, T] from exponentiated
+    scores ``e`` ``(n, T, S, 5)`` (float32, each step scaled by its maximum): scaled
+    forward-backward with free start and end states."""
+    count, steps, states = e.shape[0], e.shape[1], e.shape[2]
+    table = np.zeros((count, steps, 5), dtype=np.float32)
+    betas = np.empty((steps + 1, states), dtype=np.float32)
+    alpha = np.empty(states, dtype=np.float32)
+    new = np.empty(states, dtype=np.float32)
+    into = np.empty(states, dtype=np.float32)
+    for i in range(count):
+        betas[steps, :] = 1.0
+        for t in range(steps - 1, -1, -1):
+            total = np.float32(0.0)
+            for p in range(states):
+                j, r = p // top, p % top
+                out = np.float32(0.0)
+                for b in range(4):
+                    s = 4 * r + b
+                    out += e[i, t, s, j + 1] * betas[t + 1, s]
+                value = betas[t + 1, p] * e[i, t, p, 0] + out
+                new[p] = value
+                total += value
+            for p in range(states):
+                betas[t, p] = new[p] / total
+        alpha[:] = np.float32(1.0 / states)
+        for t in range(steps):
+            total = np.float32(0.0)
+            stay_mass = np.float32(0.0)
+            for s in range(states):
+                r = s // 4
+                mass = np.float32(0.0)
+                for j in range(4):
+                    mass += e[i, t, s, j + 1] * alpha[j * top + r]
+                into[s] = mass
+                stay = alpha[s] * e[i, t, s, 0]
+                stay_mass += stay * betas[t + 1, s]
+                table[i, t, 1 + s % 4] += mass * betas[t + 1, s]
+                new[s] = stay + mass
+                total += new[s]
+            table[i, t, 0] = stay_mass
+            for s in range(states):
+                alpha[s] = new[s] / total
+            row = table[i, t, 0] + table[i, t, 1] + table[i, t, 2] + table[i, t, 3] + table[i, t, 4]
+            for c in range(5):
+                table[i, t, c] /= row
+    return table
