@@ -1,7 +1,10 @@
 """Prefix-caller latency and prefix accuracy, for adaptive sampling on a CPU.
 
-    OMP_NUM_THREADS=1 taskset -c 0 python benchmarks/prefix_latency.py [--channels 512] [--seconds 0.8]
-        [--rounds 5] [--backends bf16,fp32,onnx] [--budget 0.4] [--threads 1]
+    OMP_NUM_THREADS=1 python benchmarks/prefix_latency.py [--channels 512] [--seconds 0.8]
+        [--rounds 5] [--backends bf16,fp32,onnx] [--budget 0.4] [--threads 1] [--workers 2]
+        [--models r941_4khz_fast,r941_4khz_prefix]
+
+Each model in ``--models`` (shipped names or model directories) gets all three parts.
 
 1. Latency: ``--channels`` chunks of ``--seconds`` of 4 kHz signal (the first samples of the
    50 Tombo lambda reads, cycled over the channels) in one ``PrefixCaller.call`` round, per
@@ -9,10 +12,13 @@
    round, and per read.
 2. The largest channel count whose median round stays under ``--budget`` seconds (fastest
    backend).
-3. Prefix accuracy for 0.4 / 0.8 / 1.6 s prefixes of the 50 reads: identity of each call to the
-   read's Tombo truth over the same samples (the truth bases that end inside the prefix, aligned
-   as an infix of the call), and the fraction whose call minimap2 (mappy, map-ont) maps to the
-   read's own place on Lambda_NEB (overlapping its Tombo span, same strand).
+3. Prefix accuracy for 0.4 / 0.8 / 1.6 s prefixes, on three sets: the 50 lambda reads (most of
+   them training reads of the shipped models), the lambda reads whose first 1,000 bases lie inside the
+   held-out interval Lambda_NEB:14000-26000 and the E. coli reads (r94_ecoli_f5c) whose first
+   1,000 bases lie inside the held-out interval NC_000913.3:514000-531000: identity of each call to the read's truth over the same samples
+   (the truth bases that end inside the prefix, aligned as an infix of the call), and the
+   fraction whose call minimap2 (mappy, map-ont) maps to the read's own place on its genome
+   (overlapping its labelled span, same strand).
 """
 
 from __future__ import annotations
@@ -26,8 +32,12 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-TOMBO = REPO.parent / "shared" / "data" / "r941_lambda_tombo"
+DATA = REPO.parent / "shared" / "data"
+TOMBO = DATA / "r941_lambda_tombo"
+ECOLI = DATA / "r94_ecoli_f5c" / "mapped_signal_nanopolish.hdf5"
 MODEL = "r941_4khz_fast"
+LAMBDA_HOLDOUT = ("Lambda_NEB", 14_000, 26_000)
+ECOLI_HOLDOUT = ("NC_000913.3", 514_000, 531_000)
 
 
 def load_truth():
@@ -35,6 +45,29 @@ def load_truth():
     from basecaller.errors import SkipLog
 
     return list(tombo_reads([TOMBO / "fast5"], skips=SkipLog(quiet=True)))
+
+
+def inside(records, interval, head: int = 1000) -> list:
+    """The reads whose first ``head`` reference bases (in read direction: every prefix called
+    here is shorter) lie inside the interval."""
+    contig, start, end = interval
+    out = []
+    for r in records:
+        first = (r.ref_start, r.ref_start + head) if r.strand == "+" else (r.ref_end - head, r.ref_end)
+        if r.contig == contig and start <= first[0] and first[1] <= end:
+            out.append(r)
+    return out
+
+
+def accuracy_sets(records) -> list[tuple[str, list, Path]]:
+    """(name, segmented reads, reference FASTA) for the prefix-accuracy table."""
+    from basecaller.data.segmented import taiyaki_reads
+    from basecaller.errors import SkipLog
+
+    ecoli = inside(taiyaki_reads([ECOLI], skips=SkipLog(quiet=True)), ECOLI_HOLDOUT)
+    return [("lambda, all 50 reads", records, TOMBO / "Lambda_phage.fna"),
+            ("lambda, held-out interval", inside(records, LAMBDA_HOLDOUT), TOMBO / "Lambda_phage.fna"),
+            ("E. coli, held-out interval", ecoli, DATA / "references" / "ecoli_k12_mg1655.fna.gz")]
 
 
 def chunks_for(records, channels: int, samples: int):
@@ -48,7 +81,7 @@ def chunks_for(records, channels: int, samples: int):
     return out
 
 
-def make_caller(backend: str, threads: int):
+def make_caller(backend: str, threads: int, model: str = MODEL, workers: int = 1):
     from basecaller.errors import SkipLog
     from basecaller.live.prefix import PrefixCaller
 
@@ -56,9 +89,9 @@ def make_caller(backend: str, threads: int):
         from basecaller.live.onnx import OnnxRunner
         from basecaller.models.directory import find_model_dir, load_model
 
-        runner = OnnxRunner(load_model(find_model_dir(MODEL)), threads=threads)
-        return PrefixCaller(MODEL, precision="fp32", runner=runner, skips=SkipLog(quiet=True))
-    return PrefixCaller(MODEL, precision=backend, skips=SkipLog(quiet=True))
+        runner = OnnxRunner(load_model(find_model_dir(model)), threads=threads * workers)
+        return PrefixCaller(model, precision="fp32", runner=runner, skips=SkipLog(quiet=True))
+    return PrefixCaller(model, precision=backend, skips=SkipLog(quiet=True), workers=workers)
 
 
 def time_rounds(caller, chunks, rounds: int) -> list[float]:
@@ -74,12 +107,9 @@ def p95(values: list[float]) -> float:
     return float(np.percentile(values, 95))
 
 
-def accuracy(caller, records, seconds: float) -> dict:
-    import mappy
-
+def accuracy(caller, records, seconds: float, aligner) -> dict:
     from basecaller.training.basecaller import edit_identity
 
-    aligner = mappy.Aligner(str(TOMBO / "Lambda_phage.fna"), preset="map-ont")
     samples = int(seconds * 4000)
     results = caller.call(chunks_for(records, len(records), samples))
     identities, right, called = [], 0, 0
@@ -107,22 +137,44 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--backends", default="bf16,fp32,onnx")
     parser.add_argument("--budget", type=float, default=0.4)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--workers", type=int, default=1, help="forward threads splitting each round (one core each)")
+    parser.add_argument("--models", default=MODEL, help="comma-separated model names or directories")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"# prefix_latency: {args.channels} channels x {args.seconds} s at 4 kHz, {args.threads} thread(s), "
-          f"{affinity} core(s) allowed, torch {torch.__version__}")
+          f"{args.workers} worker(s), {affinity} core(s) allowed, torch {torch.__version__}, {cpu_model()}")
+    import mappy
+
     records = load_truth()
+    sets = [(name, reads, mappy.Aligner(str(fasta), preset="map-ont")) for name, reads, fasta in accuracy_sets(records)]
+    for model in args.models.split(","):
+        report_model(model, records, sets, args)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown CPU"
+
+
+def report_model(model: str, records, sets, args) -> None:
     chunks = chunks_for(records, args.channels, int(args.seconds * 4000))
     callers, medians = {}, {}
-    print("\n| backend | round median (s) | round p95 (s) | per read (ms) | samples/s |")
+    print(f"\n## {model}\n\n| backend | round median (s) | round p95 (s) | per read (ms) | samples/s |")
     print("|---|---|---|---|---|")
     for backend in args.backends.split(","):
         start = time.perf_counter()
-        callers[backend] = make_caller(backend, args.threads)
+        callers[backend] = make_caller(backend, args.threads, model, args.workers)
         setup = time.perf_counter() - start
         times = time_rounds(callers[backend], chunks, args.rounds if backend == "bf16" else max(2, args.rounds // 2))
         medians[backend] = statistics.median(times)
@@ -138,12 +190,13 @@ def main() -> None:
             break
         fits, n = n, n + (8 if n < 64 else 16)
     print(f"\nlargest channel count with a median round under {args.budget} s ({best}, {args.seconds} s chunks): {fits}")
-    print("\n| prefix (s) | called | median identity to Tombo truth | mapped to the right place |")
-    print("|---|---|---|---|")
-    for seconds in (0.4, 0.8, 1.6):
-        acc = accuracy(caller, records, seconds)
-        print(f"| {seconds} | {acc['called']}/{acc['n']} | {acc['identity']:.3f} ({acc['with_truth']} reads with "
-              f">= 20 truth bases) | {acc['mapped_right']}/{acc['n']} |")
+    print("\n| reads | prefix (s) | called | median identity to truth | mapped to the right place |")
+    print("|---|---|---|---|---|")
+    for name, reads, aligner in sets:
+        for seconds in (0.4, 0.8, 1.6):
+            acc = accuracy(caller, reads, seconds, aligner)
+            print(f"| {name} | {seconds} | {acc['called']}/{acc['n']} | {acc['identity']:.3f} ({acc['with_truth']} "
+                  f"reads with >= 20 truth bases) | {acc['mapped_right']}/{acc['n']} |", flush=True)
 
 
 if __name__ == "__main__":

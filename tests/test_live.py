@@ -131,6 +131,19 @@ def test_prefix_caller_pieces_equal_whole_prefix_and_new_read_numbers(live_reads
     assert "superseded" in results[0].reason and results[1].ok
 
 
+def test_prefix_caller_workers_split_the_round_and_call_the_same_reads(prefix_caller, live_reads):
+    from basecaller.errors import SkipLog
+    from basecaller.live.prefix import PrefixCaller
+    from basecaller.training.basecaller import edit_identity
+
+    chunks = [_chunk(live_reads[i % len(live_reads)], 3200, channel=i + 1) for i in range(21)]
+    two = PrefixCaller(MODEL, min_samples=800, skips=SkipLog(quiet=True), workers=2, warmup=False)
+    split, whole = two.call(chunks), prefix_caller.call(chunks)
+    assert [r.read_id for r in split] == [c.read_id for c in chunks] and all(r.ok for r in split)
+    for a, b in zip(split, whole):  # batch size moves a few bases in oneDNN's LSTM: compare by identity
+        assert a.num_samples == b.num_samples and edit_identity(a.sequence, b.sequence) > 0.95
+
+
 def test_prefix_caller_deadline_defers_what_does_not_fit(live_reads):
     from basecaller.errors import SkipLog
     from basecaller.live.prefix import PrefixCaller

@@ -96,6 +96,8 @@ class PrefixCaller:
     ``max_samples``: only the first ``max_samples`` of a read are called.
     ``deadline_s``: if set, a round calls only as many reads as the measured model speed says
     fit in this time (the others are returned with reason "deferred ..."; send them again).
+    ``workers``: the round's batch is split into this many parts, run at once in as many
+    threads (one core each with torch at one thread: ``torch.set_num_threads(1)``).
     ``runner``: an optional replacement for the torch forward pass, ``(B, T) float32 ->
     (B, T // stride, 5) log-probabilities`` (``basecaller.live.onnx.OnnxRunner`` is one).
     """
@@ -104,7 +106,7 @@ class PrefixCaller:
                  min_samples: int = 800, max_samples: int = 40000, trim: bool | None = None,
                  trim_max_fraction: float = 0.5, accumulate: bool = False, deadline_s: float | None = None,
                  beam_size: int = 0, runner: Callable[[np.ndarray], np.ndarray] | None = None,
-                 skips: SkipLog | None = None, warmup: bool = True):
+                 skips: SkipLog | None = None, warmup: bool = True, workers: int = 1):
         import torch
 
         from basecaller.ctc.decode import QscoreCalibration
@@ -133,6 +135,12 @@ class PrefixCaller:
         self.last_round = RoundStats()
         self._samples_per_s: float | None = None  # padded samples the model gets through per second
         self._pieces: dict[int, tuple[int, str, list[np.ndarray]]] = {}  # accumulate=True only
+        self.workers = max(1, int(workers))
+        self._pool = None
+        if self.workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="prefix-forward")
         if warmup:
             self._forward(np.zeros((2, 4000), dtype=np.float32))
 
@@ -252,6 +260,13 @@ class PrefixCaller:
         return ready[:keep], ready[keep:]
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
+        """The model's scores for a batch: split across the worker threads when there are several."""
+        if self._pool is None or len(batch) < 2 * self.workers:
+            return self._forward_part(batch)
+        parts = np.array_split(batch, self.workers)
+        return np.concatenate(list(self._pool.map(self._forward_part, parts)))
+
+    def _forward_part(self, batch: np.ndarray) -> np.ndarray:
         if self.runner is not None:
             return np.asarray(self.runner(batch), dtype=np.float32)
         import torch

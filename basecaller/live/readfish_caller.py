@@ -35,19 +35,21 @@ logger = logging.getLogger("readfish.basecaller")
 
 class Caller(CallerABC):
     """``CallerABC`` implementation. TOML keys: ``model`` (shipped name or model directory),
-    ``device``, ``precision`` (auto, fp32, bf16), ``threads`` (torch threads), ``min_samples``,
+    ``device``, ``precision`` (auto, fp32, bf16), ``threads`` (torch threads), ``workers`` (forward threads
+    splitting each round's batch, one core each), ``min_samples``,
     ``max_samples``, ``deadline`` (seconds per round; reads over budget come back with no
     sequence and are called next round), ``beam`` (0 = greedy)."""
 
     def __init__(self, debug_log: str | None = None, run_information=None, sample_rate=None, *,
                  model: str = "r941_4khz_fast", device: str = "cpu", precision: str = "auto", threads: int = 1,
                  min_samples: int = 800, max_samples: int = 40000, deadline: float | None = None, beam: int = 0,
-                 **unknown):
+                 workers: int = 1, **unknown):
         self.debug_log = debug_log
         self.run_information = run_information
         self.sample_rate = float(sample_rate) if sample_rate else None
         self.params = {"model": model, "device": device, "precision": precision, "threads": threads,
-                       "min_samples": min_samples, "max_samples": max_samples, "deadline": deadline, "beam": beam}
+                       "min_samples": min_samples, "max_samples": max_samples, "deadline": deadline, "beam": beam,
+                       "workers": workers}
         self.unknown = unknown
         self.validate()
         import torch
@@ -55,7 +57,7 @@ class Caller(CallerABC):
         torch.set_num_threads(int(threads))
         self.prefix = PrefixCaller(model, device=device, precision=precision, min_samples=int(min_samples),
                                    max_samples=int(max_samples), deadline_s=deadline, beam_size=int(beam),
-                                   skips=SkipLog(quiet=True))
+                                   skips=SkipLog(quiet=True), workers=int(workers))
         if self.sample_rate is None:
             self.sample_rate = self.prefix.sample_rate_hz
         self._debug = open(debug_log, "a") if debug_log else None
@@ -67,7 +69,7 @@ class Caller(CallerABC):
             raise KeyError(f"unknown `caller_settings.\"basecaller.live.readfish_caller\"` keys: "
                            f"{', '.join(sorted(self.unknown))} (known: {', '.join(sorted(self.params))})")
         find_model_dir(self.params["model"])  # raises for an unknown model
-        for key in ("threads", "min_samples", "max_samples"):
+        for key in ("threads", "workers", "min_samples", "max_samples"):
             if int(self.params[key]) < 1:
                 raise ValueError(f"{key} must be at least 1, got {self.params[key]}")
         if self.params["deadline"] is not None and float(self.params["deadline"]) <= 0:
