@@ -1,6 +1,6 @@
 """End-to-end basecalling throughput (file in, FASTQ out) and peak memory versus input size.
 
-    python benchmarks/basecall_throughput.py [--model r941_4khz_fast] [--repeats 16]
+    python benchmarks/basecall_throughput.py [--model r941_4khz_fast] [--repeats 16] [--default-only]
 
 1. Throughput: the lambda reads of data_samples concatenated ``--repeats`` times into one pod5
    (distinct read ids), basecalled in a fresh process for each setting: 1 and 2 model worker
@@ -8,6 +8,9 @@
    AVX512-BF16/AMX) and int8; two batch sizes. Prints samples/s of the whole run (model
    loading included) as a table.
 2. Memory: peak RSS of the same job at 1x, 4x and 16x the input; it should stay flat.
+
+``--default-only`` runs just the default setting (2 workers, bfloat16, batch 32), once per
+``--repeats`` value given (e.g. ``--repeats 16 64``), and skips the memory table.
 """
 
 from __future__ import annotations
@@ -55,18 +58,25 @@ def make_input(folder: Path, repeats: int) -> Path:
 
 def run_job(inputs: Path, output: Path, **settings) -> dict:
     request = {"inputs": [str(inputs)], "output": str(output), "progress": False, "summary": None, **settings}
+    start = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", _JOB, json.dumps(request)], capture_output=True, text=True,
                             env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    wall = time.perf_counter() - start
     if result.returncode:
         raise SystemExit(result.stderr)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return {**json.loads(result.stdout.strip().splitlines()[-1]), "wall_seconds": wall}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="r941_4khz_fast")
-    parser.add_argument("--repeats", type=int, default=16)
+    parser.add_argument("--repeats", type=int, nargs="+", default=[16])
+    parser.add_argument("--default-only", action="store_true", help="only 2 workers, bf16, batch 32")
     args = parser.parse_args()
+    print(f"# {cpu_model()}, model {args.model}")
+    if args.default_only:
+        return default_only(args)
+    args.repeats = args.repeats[0]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         big = make_input(tmp, args.repeats)
@@ -84,6 +94,31 @@ def main() -> None:
             path = make_input(tmp, repeats)
             stats = run_job(path, tmp / "mem.fastq", model=args.model, threads=1, device="cpu", precision="auto")
             print(f"| {repeats}x | {stats['samples']:,} | {stats['peak_mb']:.0f} MB |", flush=True)
+
+
+def default_only(args) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        print("| input | samples | job seconds | samples/s (job: model load on) | process seconds | samples/s "
+              "(process: Python and torch start-up on) | peak RSS |\n|---|---:|---:|---:|---:|---:|---:|")
+        for repeats in args.repeats:
+            stats = run_job(make_input(tmp, repeats), tmp / "out.fastq", model=args.model, threads=2,
+                            batch_size=32, device="cpu", precision="bf16")
+            print(f"| {repeats}x, 2 workers, bfloat16, batch 32 | {stats['samples']:,} | {stats['seconds']:.1f} | "
+                  f"{stats['samples'] / stats['seconds']:,.0f} | {stats['wall_seconds']:.1f} | "
+                  f"{stats['samples'] / stats['wall_seconds']:,.0f} | {stats['peak_mb']:.0f} MB |", flush=True)
+
+
+def cpu_model() -> str:
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

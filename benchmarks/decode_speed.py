@@ -1,9 +1,14 @@
-"""Greedy vs beam CTC decoding speed, in seconds per million model steps (single thread).
+"""Decoding speed, in seconds per million model steps (single thread): CTC greedy and beam
+search, and CRF decoding (Viterbi + forward-backward posteriors for qualities, as a read is
+decoded) with the numba kernels against the numpy code, for state_len 3 and 4.
 
-Posteriors are synthetic but shaped like a trained model's: a random best path (about 45 %
-blank steps, runs of 1-3 steps per base) made sharp with noise in the logits.
+CTC posteriors are synthetic but shaped like a trained model's: a random best path (about 45 %
+blank steps, runs of 1-3 steps per base) made sharp with noise in the logits. CRF scores are
+random normal (the decoders' work does not depend on the values). One model step is 5 samples
+for the ``fast`` stem, so samples/s = 5e6 / (s / M steps).
 
-    python benchmarks/decode_speed.py [--steps 200000] [--beam-sizes 5 16]
+    OMP_NUM_THREADS=1 python benchmarks/decode_speed.py [--steps 200000] [--beam-sizes 5 16]
+        [--crf-steps 50000]
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200_000)
     parser.add_argument("--beam-sizes", type=int, nargs="+", default=[5, 16])
+    parser.add_argument("--crf-steps", type=int, default=50_000, help="steps of the CRF read (0: skip)")
     args = parser.parse_args()
     log_probs = synthetic_log_probs(args.steps)
     greedy = greedy_decode(log_probs)
@@ -54,7 +60,23 @@ def main() -> int:
         beam = beam_decode(log_probs, beam_size=size)
         rate = seconds_per_million(lambda lp, s=size: beam_decode(lp, beam_size=s), log_probs)
         print(f"beam {size:<3d}        {rate:8.3f} s / M steps  ({len(beam.sequence)} bases)")
+    if args.crf_steps:
+        crf_rates(args.crf_steps)
     return 0
+
+
+def crf_rates(steps: int) -> None:
+    from basecaller.crf import crf_decode
+    from basecaller.crf.decode import HAVE_NUMBA
+
+    rng = np.random.default_rng(1)
+    for state_len in (3, 4):
+        scores = rng.normal(0.0, 2.0, (steps, 4 ** state_len * 5)).astype(np.float32)
+        backends = [("numpy", False)] + ([("numba", True)] if HAVE_NUMBA else [])
+        for name, compiled in backends:
+            crf_decode(scores[:1000], state_len, compiled=compiled)  # compiles (or loads) the kernels
+            rate = seconds_per_million(lambda s, c=compiled: crf_decode(s, state_len, compiled=c), scores, repeats=2)
+            print(f"CRF k={state_len} {name:<6s} {rate:8.3f} s / M steps  ({5e6 / rate:,.0f} samples/s at stride 5)")
 
 
 if __name__ == "__main__":

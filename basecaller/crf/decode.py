@@ -97,7 +97,9 @@ def viterbi(scores: np.ndarray, state_len: int, compiled: bool | None = None) ->
     if single:
         w = w[None]
     if _compiled(compiled):
-        path, moves, totals = _kernels().viterbi_paths(np.ascontiguousarray(w), layout.top)
+        count, steps = w.shape[:2]
+        flat = np.ascontiguousarray(w).reshape(count * steps, layout.num_states, NUM_TRANSITIONS)
+        path, moves, totals = _kernels().viterbi_paths(flat, np.arange(count) * steps, steps, layout.top)
         return (path[0], moves[0], float(totals[0])) if single else (path, moves, float("nan"))
     count, steps = w.shape[:2]
     states, block = layout.num_states, layout.top
@@ -143,10 +145,11 @@ def step_posteriors(scores: np.ndarray, state_len: int, compiled: bool | None = 
         w = w[None]
     count, steps, states, _ = w.shape
     block = layout.top
-    e = np.exp(w - w.max(axis=(2, 3), keepdims=True))
     if _compiled(compiled):
-        table = _kernels().posterior_table(np.ascontiguousarray(e, dtype=np.float32), block)
+        table = _compiled_posteriors(w.reshape(count * steps, states, NUM_TRANSITIONS), np.arange(count) * steps,
+                                     steps, block)
         return table[0] if single else table
+    e = np.exp(w - w.max(axis=(2, 3), keepdims=True))
     stay, move = _split(e, layout)
     alphas = np.empty((count, steps + 1, states), dtype=np.float32)
     into = np.zeros((count, steps, states), dtype=np.float32)  # move mass into each state
@@ -172,6 +175,19 @@ def step_posteriors(scores: np.ndarray, state_len: int, compiled: bool | None = 
     table = np.concatenate([stays[..., None], moves], axis=-1)
     table /= table.sum(axis=-1, keepdims=True)
     return table[0] if single else table
+
+
+def _compiled_posteriors(w: np.ndarray, starts: np.ndarray, steps: int, top: int) -> np.ndarray:
+    """``step_posteriors`` of the segments ``w[start:start + steps]`` with the numba kernel, one
+    segment at a time through one reused buffer (no read-sized temporaries)."""
+    table = np.empty((len(starts), steps, NUM_TRANSITIONS), dtype=np.float32)
+    e = np.empty((1, steps) + w.shape[1:], dtype=np.float32)
+    for i, start in enumerate(starts):
+        piece = w[start:start + steps]
+        np.subtract(piece, piece.reshape(steps, -1).max(axis=1)[:, None, None], out=e[0])
+        np.exp(e, out=e)
+        table[i] = _kernels().posterior_table(e, top)[0]
+    return table
 
 
 def beam_search(scores: np.ndarray, state_len: int, beam_size: int = 5) -> np.ndarray:
@@ -263,12 +279,21 @@ def crf_decode(scores: np.ndarray, state_len: int, beam_size: int = 0,
     if core == "auto":
         core = COMPILED_CORE if compiled else CORE
     starts, length = segment(steps, core, margin)
-    pieces = _cut(w, starts, length).reshape(len(starts), length, layout.num_scores)
-    if beam_size > 0:
-        paths, piece_moves = beam_search(pieces, state_len, beam_size)
+    if compiled:  # the kernels read the segments in place
+        flat = np.ascontiguousarray(w)
+        if beam_size > 0:
+            pieces = _cut(w, starts, length).reshape(len(starts), length, layout.num_scores)
+            paths, piece_moves = beam_search(pieces, state_len, beam_size)
+        else:
+            paths, piece_moves, _ = _kernels().viterbi_paths(flat, starts, length, layout.top)
+        post_pieces = _compiled_posteriors(flat, starts, length, layout.top)
     else:
-        paths, piece_moves = viterbi(pieces, state_len, compiled)[:2]
-    post_pieces = step_posteriors(pieces, state_len, compiled)
+        pieces = _cut(w, starts, length).reshape(len(starts), length, layout.num_scores)
+        if beam_size > 0:
+            paths, piece_moves = beam_search(pieces, state_len, beam_size)
+        else:
+            paths, piece_moves = viterbi(pieces, state_len, False)[:2]
+        post_pieces = step_posteriors(pieces, state_len, False)
     owner, local = _owned(steps, starts, length, core)
     moves = piece_moves[owner, local]
     landed = paths[owner, local + 1]  # the state each step ends in

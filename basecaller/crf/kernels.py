@@ -27,12 +27,13 @@ def _jit(function):
 
 
 @_jit
-def viterbi_paths(w: np.ndarray, top: int):
-    """Best paths of ``w`` ``(n, T, S, 5)`` (float32; [stay, move from source j = 0..3]; the
-    move into ``s`` from source j comes from state ``j * top + s // 4``), free start and end.
-    Returns states ``(n, T + 1)``, moves ``(n, T)`` and each path's score ``(n,)``. Ties go to
-    the stay, then to the lowest source, as in the numpy version."""
-    count, steps, states = w.shape[0], w.shape[1], w.shape[2]
+def viterbi_paths(w: np.ndarray, starts: np.ndarray, steps: int, top: int):
+    """Best paths of the segments ``w[start:start + steps]`` of ``w`` ``(T, S, 5)`` (float32;
+    [stay, move from source j = 0..3]; the move into ``s`` from source j comes from state
+    ``j * top + s // 4``), free start and end states; segments are read in place, not copied.
+    Returns states ``(n, steps + 1)``, moves ``(n, steps)`` and each path's score ``(n,)``.
+    Ties go to the stay, then to the lowest source, as in the numpy version."""
+    count, states = starts.shape[0], w.shape[1]
     back = np.zeros((steps, states), dtype=np.int8)
     paths = np.empty((count, steps + 1), dtype=np.int64)
     moves = np.empty((count, steps), dtype=np.uint8)
@@ -42,13 +43,14 @@ def viterbi_paths(w: np.ndarray, top: int):
     for i in range(count):
         alpha[:] = 0.0
         for t in range(steps):
+            row = starts[i] + t
             top_score = np.float32(-np.inf)
             for s in range(states):
-                best = alpha[s] + w[i, t, s, 0]
+                best = alpha[s] + w[row, s, 0]
                 via = 0
                 r = s // 4
                 for j in range(4):
-                    candidate = w[i, t, s, j + 1] + alpha[j * top + r]
+                    candidate = w[row, s, j + 1] + alpha[j * top + r]
                     if candidate > best:
                         best = candidate
                         via = j + 1
