@@ -75,7 +75,7 @@ def crf_rates(steps: int) -> None:
         backends = [("numpy", False)] + ([("numba", True)] if HAVE_NUMBA else [])
         for name, compiled in backends:
             crf_decode(scores[:1000], state_len, compiled=compiled)  # compiles (or loads) the kernels
-            rate = seconds_per_million(lambda s, c=compiled: crf_decode(s, state_len, compiled=c), scores, repeats=2)
+            rate = seconds_per_million(lambda s, c=compiled, k=state_len: crf_decode(s, k, compiled=c), scores, repeats=2)
             print(f"CRF k={state_len} {name:<6s} {rate:8.3f} s / M steps  ({5e6 / rate:,.0f} samples/s at stride 5)")
 
 
