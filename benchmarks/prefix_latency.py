@@ -142,6 +142,7 @@ def main() -> None:
     parser.add_argument("--models", default=MODEL, help="comma-separated model names or directories")
     args = parser.parse_args()
     import torch
+    from basecall_throughput import cpu_model  # this folder is on sys.path when run as a script
 
     torch.set_num_threads(args.threads)
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -153,18 +154,6 @@ def main() -> None:
     sets = [(name, reads, mappy.Aligner(str(fasta), preset="map-ont")) for name, reads, fasta in accuracy_sets(records)]
     for model in args.models.split(","):
         report_model(model, records, sets, args)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or "unknown CPU"
 
 
 def report_model(model: str, records, sets, args) -> None:
