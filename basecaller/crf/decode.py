@@ -279,20 +279,17 @@ def crf_decode(scores: np.ndarray, state_len: int, beam_size: int = 0,
     if core == "auto":
         core = COMPILED_CORE if compiled else CORE
     starts, length = segment(steps, core, margin)
-    if compiled:  # the kernels read the segments in place
-        flat = np.ascontiguousarray(w)
-        if beam_size > 0:
-            pieces = _cut(w, starts, length).reshape(len(starts), length, layout.num_scores)
-            paths, piece_moves = beam_search(pieces, state_len, beam_size)
-        else:
-            paths, piece_moves, _ = _kernels().viterbi_paths(flat, starts, length, layout.top)
+    flat = np.ascontiguousarray(w)  # the kernels read the segments in place; numpy needs copies
+    pieces = None if compiled and not beam_size else _cut(w, starts, length).reshape(len(starts), length, -1)
+    if beam_size > 0:
+        paths, piece_moves = beam_search(pieces, state_len, beam_size)
+    elif compiled:
+        paths, piece_moves, _ = _kernels().viterbi_paths(flat, starts, length, layout.top)
+    else:
+        paths, piece_moves = viterbi(pieces, state_len, False)[:2]
+    if compiled:
         post_pieces = _compiled_posteriors(flat, starts, length, layout.top)
     else:
-        pieces = _cut(w, starts, length).reshape(len(starts), length, layout.num_scores)
-        if beam_size > 0:
-            paths, piece_moves = beam_search(pieces, state_len, beam_size)
-        else:
-            paths, piece_moves = viterbi(pieces, state_len, False)[:2]
         post_pieces = step_posteriors(pieces, state_len, False)
     owner, local = _owned(steps, starts, length, core)
     moves = piece_moves[owner, local]

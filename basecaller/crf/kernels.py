@@ -2,28 +2,20 @@
 numpy code, one state and one step at a time instead of one numpy call per step.
 
 The numpy versions spend their time in per-step Python and call overhead (a 64-state step is
-a few thousand additions, and each of ~20 numpy calls per step costs more than that); here the
-whole batch of segments is one call, it releases the GIL (so decoding overlaps the model
-workers' forward passes), and it is compiled once and cached on disk. ``AVAILABLE`` is False
-when numba is not installed; ``decode`` then keeps to numpy.
+a few thousand additions, and each of ~20 numpy calls per step costs more than that); here a
+segment's whole recursion is one call, it releases the GIL (so decoding overlaps the model
+workers' forward passes), and it is compiled once and cached on disk. ``decode`` imports this
+module only when numba is installed (``decode.HAVE_NUMBA``); otherwise it keeps to numpy.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-try:
-    import numba
-except ImportError:  # pragma: no cover - numba is a dependency; this keeps numpy-only installs working
-    numba = None
+__all__ = ["posterior_table", "viterbi_paths"]
 
-__all__ = ["AVAILABLE", "posterior_table", "viterbi_paths"]
-
-AVAILABLE = numba is not None
-
-
-def _jit(function):
-    return numba.njit(cache=True, nogil=True)(function) if AVAILABLE else function
+_jit = numba.njit(cache=True, nogil=True)
 
 
 @_jit
