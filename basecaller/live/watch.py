@@ -3,10 +3,10 @@
 ``LiveWatcher(LiveOptions(watch_dir, out_dir)).run()`` watches ``watch_dir`` (recursively) for
 pod5, fast5 and slow5/blow5 files: file-system events (``watchdog``: inotify, FSEvents, kqueue)
 wake it as soon as something changes, and it scans at least every ``poll_interval_s`` for what
-events miss (network file systems; without ``watchdog`` installed it only polls). A file is called once its size and modification time have
-stayed the same for ``settle_s`` seconds *and* it reads through without a file-level error (a
-pod5 or blow5 file still being written has no end marker yet); otherwise it is retried when
-it changes. Each file is read and called in one pass, and its outputs are committed only if the
+events miss (network file systems; without ``watchdog`` installed it only polls). A file is
+called once its size and modification time have stayed the same for ``settle_s`` seconds *and*
+it reads through without a file-level error (a pod5 or blow5 file still being written has no
+end marker yet); otherwise it is retried when it changes. Each file is read and called in one pass, and its outputs are committed only if the
 whole file was read and it did not change meanwhile, so nothing is ever called half-read.
 
 Outputs, in ``out_dir``:
@@ -174,8 +174,8 @@ class LiveWatcher:
             raise InputError("not a directory", str(self.watch_dir))
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._take_lock()
-        self._start_events()
         try:
+            self._start_events()
             self._load_journal()
             self._rewrite_merged_summary()
             self.report.files_already_done = len(self._done)
@@ -231,9 +231,9 @@ class LiveWatcher:
         options = self.options
         if self._observer is None:
             return options.poll_interval_s
-        pending = [seen.since + options.settle_s - now for rel, seen in self._seen.items()
-                   if rel not in self._done and not seen.failed]
-        return max(0.0, min([options.poll_interval_s, *pending]))
+        settling = [seen.since + options.settle_s - now for rel, seen in self._seen.items()
+                    if rel not in self._done and not seen.failed]
+        return min([options.poll_interval_s, *(s for s in settling if s > 0)])  # past ones: nothing to wait for
 
     # --- file-system events --------------------------------------------------------------------
 
