@@ -4,12 +4,13 @@
 
 1. Throughput: the lambda reads of data_samples concatenated ``--repeats`` times into one pod5
    (distinct read ids), basecalled in a fresh process for each setting: 1 and 2 model worker
-   threads (one core each, ``--threads``); float32, bfloat16 autocast (native on CPUs with
-   AVX512-BF16/AMX) and int8; two batch sizes. Prints samples/s of the whole run (model
+   threads (one core each, ``--threads``); float32 with torch and with ONNX Runtime, bfloat16
+   autocast (native on CPUs with AVX512-BF16/AMX) and int8; two batch sizes. Prints samples/s of the whole run (model
    loading included) as a table.
 2. Memory: peak RSS of the same job at 1x, 4x and 16x the input; it should stay flat.
 
-``--default-only`` runs just the default setting (2 workers, bfloat16, batch 32), once per
+``--default-only`` runs just the default setting (2 workers, batch 32, precision and backend
+``auto``: bfloat16 torch on CPUs with bf16 units, else float32 ONNX Runtime), once per
 ``--repeats`` value given (e.g. ``--repeats 16 64``), and skips the memory table.
 """
 
@@ -38,9 +39,11 @@ seconds = time.perf_counter() - start
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 import torch
 gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
-print(json.dumps({"samples": report.samples, "seconds": seconds, "peak_mb": peak_mb, "gpu_mb": gpu_mb}))
+print(json.dumps({"model": report.model, "samples": report.samples, "seconds": seconds, "peak_mb": peak_mb, "gpu_mb": gpu_mb}))
 """
-MODES = {"float32": {"precision": "fp32"}, "bfloat16": {"precision": "bf16"}, "int8": {"int8": True}}
+MODES = {"float32": {"precision": "fp32", "backend": "torch"},
+         "float32 ONNX Runtime": {"precision": "fp32", "backend": "onnx"},
+         "bfloat16": {"precision": "bf16", "backend": "torch"}, "int8": {"int8": True, "backend": "torch"}}
 
 
 def make_input(folder: Path, repeats: int) -> Path:
@@ -71,7 +74,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="r941_4khz_fast")
     parser.add_argument("--repeats", type=int, nargs="+", default=[16])
-    parser.add_argument("--default-only", action="store_true", help="only 2 workers, bf16, batch 32")
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES),
+                        help="settings of the full table (bfloat16 is emulated, 10x slower, on CPUs without bf16 units)")
+    parser.add_argument("--batches", type=int, nargs="+", default=[32, 128])
+    parser.add_argument("--default-only", action="store_true", help="only the default: 2 workers, batch 32, auto")
     args = parser.parse_args()
     print(f"# {cpu_model()}, model {args.model}")
     if args.default_only:
@@ -82,8 +88,9 @@ def main() -> None:
         big = make_input(tmp, args.repeats)
         print("| setting | samples | seconds | samples/s | peak RSS |\n|---|---:|---:|---:|---:|")
         for threads in (1, 2):
-            for mode, settings in MODES.items():
-                for batch in (32, 128):
+            for mode in args.modes:
+                settings = MODES[mode]
+                for batch in args.batches:
                     stats = run_job(big, tmp / "out.fastq", model=args.model, threads=threads,
                                     batch_size=batch, device="cpu", **settings)
                     name = f"{threads} worker{'s' if threads > 1 else ''}, {mode}, batch {batch}"
@@ -103,22 +110,28 @@ def default_only(args) -> None:
               "(process: Python and torch start-up on) | peak RSS |\n|---|---:|---:|---:|---:|---:|---:|")
         for repeats in args.repeats:
             stats = run_job(make_input(tmp, repeats), tmp / "out.fastq", model=args.model, threads=2,
-                            batch_size=32, device="cpu", precision="bf16")
-            print(f"| {repeats}x, 2 workers, bfloat16, batch 32 | {stats['samples']:,} | {stats['seconds']:.1f} | "
+                            batch_size=32, device="cpu", precision="auto", backend="auto")
+            print(f"| {repeats}x, 2 workers, batch 32, {stats['model']} | {stats['samples']:,} | {stats['seconds']:.1f} | "
                   f"{stats['samples'] / stats['seconds']:,.0f} | {stats['wall_seconds']:.1f} | "
                   f"{stats['samples'] / stats['wall_seconds']:,.0f} | {stats['peak_mb']:.0f} MB |", flush=True)
 
 
 def cpu_model() -> str:
+    """The CPU's model name and its widest matrix/vector units (AMX, AVX512-BF16, AVX-512, AVX2)."""
     import platform
 
+    name, flags = platform.processor() or "unknown CPU", set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return platform.processor() or "unknown CPU"
+    units = [label for flag, label in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX512-BF16"), ("avx512f", "AVX-512"),
+                                       ("avx2", "AVX2")) if flag in flags]
+    return f"{name} ({', '.join(units) or 'no AVX2'})"
 
 
 if __name__ == "__main__":

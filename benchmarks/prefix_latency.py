@@ -86,7 +86,7 @@ def make_caller(backend: str, threads: int, model: str = MODEL, workers: int = 1
     from basecaller.live.prefix import PrefixCaller
 
     if backend == "onnx":
-        from basecaller.live.onnx import OnnxRunner
+        from basecaller.inference.onnx import OnnxRunner
         from basecaller.models.directory import find_model_dir, load_model
 
         runner = OnnxRunner(load_model(find_model_dir(model)), threads=threads * workers)

@@ -51,7 +51,61 @@ def test_background_reraises_producer_errors():
 
 def test_two_model_workers_call_the_same_reads():
     reads = list(open_reads(DATA_SAMPLES / "lambda_r941" / "reads.pod5"))
-    one = list(Basecaller(load_model("r941_4khz_fast"), batch_size=4, precision="fp32").call(reads))
-    two = list(Basecaller(load_model("r941_4khz_fast"), batch_size=4, precision="fp32", model_workers=2).call(reads))
+    one = list(Basecaller(load_model("r941_4khz_fast"), batch_size=4, precision="fp32", backend="torch").call(reads))
+    two = list(Basecaller(load_model("r941_4khz_fast"), batch_size=4, precision="fp32", backend="torch",
+                          model_workers=2).call(reads))
     assert [c.read_id for c in two] == [r.read_id for r in reads]
     assert [c.sequence for c in two] == [c.sequence for c in one]
+
+
+def test_onnx_backend_calls_what_torch_calls(tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("BASECALLER_CACHE", str(tmp_path))
+    reads = list(open_reads(DATA_SAMPLES / "lambda_r941" / "reads.pod5"))
+    torch_calls = list(Basecaller(load_model("r941_4khz_fast"), precision="fp32", backend="torch").call(reads))
+    caller = Basecaller(load_model("r941_4khz_fast"), precision="fp32", backend="onnx", model_workers=2)
+    onnx_calls = list(caller.call(reads))
+    assert caller.backend == "onnx" and len(list((tmp_path / "onnx").glob("*.onnx"))) == 1
+    assert [c.read_id for c in onnx_calls] == [r.read_id for r in reads]
+    assert [c.sequence for c in onnx_calls] == [c.sequence for c in torch_calls]
+    again = Basecaller(load_model("r941_4khz_fast"), precision="fp32", backend="onnx")  # from the cache
+    assert [c.sequence for c in again.call(reads[:2])] == [c.sequence for c in torch_calls[:2]]
+
+
+def test_onnx_export_of_a_crf_model_matches_torch(tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    import numpy as np
+    import torch
+
+    from basecaller.inference.onnx import OnnxRunner
+    from basecaller.inference.pipeline import prepare_for_inference
+    from basecaller.models.config import preset
+    from basecaller.models.crf import CRFModel
+
+    monkeypatch.setenv("BASECALLER_CACHE", str(tmp_path))
+    config = preset("fast")
+    config.head = {"type": "crf", "state_len": 2}
+    torch.manual_seed(3)
+    model = CRFModel(config)
+    signal = torch.randn(3, 2000)
+    with torch.inference_mode():
+        expected = prepare_for_inference(model, torch.device("cpu"))(signal).numpy()
+    got = OnnxRunner(model)(signal.numpy())
+    assert got.shape == expected.shape == (3, 400, model.layout.num_scores)
+    np.testing.assert_allclose(got, expected, atol=1e-3)
+
+
+def test_backend_choice():
+    import torch
+
+    from basecaller.errors import InputError
+    from basecaller.inference.pipeline import choose_backend
+
+    cpu = torch.device("cpu")
+    assert choose_backend("torch", cpu, None, False) == "torch"
+    assert choose_backend("auto", cpu, torch.bfloat16, False) == "torch"  # bf16 units: torch is faster
+    assert choose_backend("auto", cpu, None, True) == "torch"  # int8 is torch's
+    with pytest.raises(InputError, match="float32 on the CPU only"):
+        choose_backend("onnx", cpu, torch.bfloat16, False)
+    with pytest.raises(InputError, match="unknown backend"):
+        choose_backend("tensorrt", cpu, None, False)

@@ -30,6 +30,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                         help="model arithmetic: auto = fp16 on CUDA, bf16 on CPUs with native bf16 "
                              "(AVX512-BF16/AMX), else fp32")
+    parser.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"],
+                        help="CPU inference engine: auto = ONNX Runtime where torch would run fp32 on the CPU "
+                             "(no native bf16) and onnxruntime is installed, else torch")
     parser.add_argument("--threads", type=int,
                         help="CPU: model worker threads, one core each (default: every core); GPU: torch CPU threads")
     parser.add_argument("--ignore-chemistry", action="store_true", help="basecall reads of another chemistry")
@@ -46,7 +49,7 @@ def run(args) -> int:
         window=args.window, overlap=args.overlap, beam_size=args.beam, read_ids_file=args.read_ids,
         min_qscore=args.min_qscore, min_samples=args.min_samples, emit_moves=args.emit_moves,
         summary=None if args.no_summary else (args.summary or f"{args.output}.summary.tsv"), resume=args.resume,
-        int8=args.int8, precision=args.precision, threads=args.threads, check_chemistry=not args.ignore_chemistry,
+        int8=args.int8, precision=args.precision, backend=args.backend, threads=args.threads, check_chemistry=not args.ignore_chemistry,
         progress=not args.no_progress)
     report = basecall_files(request)
     print(report.line())

@@ -15,6 +15,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch-size", type=int, help="windows per batch (default: the model's)")
     parser.add_argument("--threads", type=int, help="CPU model worker threads (default: every core)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    parser.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"],
+                        help="CPU inference engine (see basecaller basecall --help)")
     parser.add_argument("--min-samples", type=int, default=200, help="skip reads with fewer samples")
     parser.add_argument("--min-qscore", type=float, default=0.0, help="drop reads with a lower mean qscore")
     parser.add_argument("--format", default="fastq", choices=["fastq", "fastq.gz", "bam"], dest="output_format",
@@ -39,7 +41,7 @@ def run(args) -> int:
 
     options = LiveOptions(
         watch_dir=args.watch_dir, out_dir=args.out_dir, model=args.model, device=args.device,
-        batch_size=args.batch_size, threads=args.threads, precision=args.precision, min_samples=args.min_samples,
+        batch_size=args.batch_size, threads=args.threads, precision=args.precision, backend=args.backend, min_samples=args.min_samples,
         min_qscore=args.min_qscore, output_format=args.output_format, poll_interval_s=args.poll,
         settle_s=args.settle, idle_timeout_s=args.idle_timeout, stop_file=args.stop_file,
         check_chemistry=not args.ignore_chemistry, progress=not args.no_progress, events=not args.no_events)

@@ -46,6 +46,7 @@ class BasecallRequest:
     resume: bool = False
     int8: bool = False
     precision: str = "auto"
+    backend: str = "auto"
     threads: int | None = None
     check_chemistry: bool = True
     progress: bool = True
@@ -123,6 +124,7 @@ def basecall_files(request: BasecallRequest) -> BasecallReport:
         groups = {run_id: read_group(run_id, model.config.name, info["flow_cell_id"])
                   for run_id, info in scan_runs(files).items()}
         caller = _caller(model, device, workers, request, report.skips, groups)
+        report.model = f"{model.config.name} ({caller.backend})"
         recovered = _same_model(recovered, model.config.name)
     with open_writers(request.output, dict(groups.values()), request.emit_moves, request.summary,
                       resume=resume_old) as writers, _journaling(journal):
@@ -136,7 +138,7 @@ def basecall_files(request: BasecallRequest) -> BasecallReport:
 def _caller(model, device, workers: int, request: BasecallRequest, skips: SkipLog, groups: dict) -> Basecaller:
     return Basecaller(model, device=device, batch_size=request.batch_size, model_workers=workers,
                       window=request.window, overlap=request.overlap, beam_size=request.beam_size,
-                      int8=request.int8, precision=request.precision, min_samples=request.min_samples,
+                      int8=request.int8, precision=request.precision, backend=request.backend, min_samples=request.min_samples,
                       emit_moves=request.emit_moves, skips=skips,
                       read_groups={run: rg for run, (rg, _) in groups.items()},
                       check_chemistry=request.check_chemistry)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import sys
-import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ import torch
 
 from basecaller.ctc.decode import QscoreCalibration
 from basecaller.errors import InputError, SkipLog
+from basecaller.inference.prepare import prepare_for_inference
 from basecaller.inference.stream import background, ordered_map
 from basecaller.io.chemistry import detect_chemistry
 from basecaller.io.read import Read
@@ -30,21 +30,26 @@ from basecaller.signal.normalise import normalise_read
 from basecaller.signal.resample import resample
 from basecaller.signal.trim import open_pore_trim
 
-__all__ = ["Basecaller", "prepare_for_inference"]
+__all__ = ["BACKENDS", "Basecaller", "choose_backend", "prepare_for_inference"]
+
+BACKENDS = ("auto", "torch", "onnx")
 
 
-def prepare_for_inference(model: BasecallModel, device: torch.device, int8: bool = False) -> torch.nn.Module:
-    """Eval mode on ``device``; the recurrent core as real torch modules (and, with ``int8``
-    on CPU, dynamically quantised LSTM/GRU/Linear layers)."""
-    model = model.for_inference()
-    if int8 and device.type == "cpu":
-        # torch's dynamic int8 LSTM warns at every call that its quantized tensors are deprecated
-        warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor", category=UserWarning)
-        with warnings.catch_warnings():  # torch.ao.quantization warns that it is moving to torchao
-            warnings.simplefilter("ignore", DeprecationWarning)
-            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.LSTM, torch.nn.GRU, torch.nn.Linear},
-                                                           dtype=torch.qint8)
-    return model.to(device)
+def choose_backend(backend: str, device: torch.device, autocast_to: torch.dtype | None, int8: bool) -> str:
+    """``torch`` or ``onnx``. ``auto``: ONNX Runtime where torch would run float32 on a CPU (no
+    native bf16 units, no int8) and onnxruntime is installed, since it is faster there; else torch."""
+    from basecaller.inference.onnx import onnx_available
+
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    plain_cpu = device.type == "cpu" and autocast_to is None and not int8
+    if backend == "onnx":
+        if not plain_cpu:
+            raise InputError("the onnx backend runs float32 on the CPU only (not with --int8, bf16/fp16 or a GPU)")
+        if not onnx_available():
+            raise InputError("the onnx backend needs onnxruntime and onnx: pip install onnxruntime onnx")
+        return "onnx"
+    return "onnx" if backend == "auto" and plain_cpu and onnx_available() else "torch"
 
 
 @dataclass
@@ -65,11 +70,18 @@ class Basecaller:
     def __init__(self, model: BasecallModel, *, device: str | torch.device = "cpu", batch_size: int | None = None,
                  window: int | None = None, overlap: int | None = None, beam_size: int = 0, int8: bool = False,
                  precision: str = "auto", model_workers: int = 1, min_samples: int = 200, emit_moves: bool = True, skips: SkipLog | None = None,
-                 read_groups: dict[str, str] | None = None, check_chemistry: bool = True):
+                 read_groups: dict[str, str] | None = None, check_chemistry: bool = True, backend: str = "auto"):
         self.config: ModelConfig = model.config
         self.device = torch.device(device)
-        self.model = prepare_for_inference(model, self.device, int8)
         self.autocast = None if int8 else autocast_dtype(precision, self.device)
+        self.backend = choose_backend(backend, self.device, self.autocast, int8)
+        if self.backend == "onnx":
+            from basecaller.inference.onnx import OnnxRunner
+
+            self.runner = OnnxRunner(model)
+        else:
+            self.runner = None
+            self.model = prepare_for_inference(model, self.device, int8)
         self.model_workers = max(1, model_workers)
         self.stride = self.config.stride
         self.window = window or self.config.window
@@ -123,6 +135,8 @@ class Basecaller:
 
     @torch.inference_mode()
     def _run_model(self, windows: np.ndarray) -> np.ndarray:
+        if self.runner is not None:
+            return self.runner(windows)
         signal = torch.from_numpy(windows).to(self.device)
         with autocast(self.device, self.autocast):
             return self.model(signal).float().cpu().numpy()  # (B, T', 5)
@@ -143,5 +157,6 @@ class Basecaller:
         pending: dict[int, _Pending] = {}
         batches = background(batchify(self._windows(reads, pending), self.batch_size), maxsize=4)
         results = ordered_map(lambda batch: (batch, self._run_model(batch.windows)), batches, self.model_workers)
-        for key, outputs in unbatchify(results):
-            yield self._decode(pending.pop(key), outputs)
+        # decoding (numpy, numba kernels without the GIL) runs in its own threads too
+        yield from ordered_map(lambda done: self._decode(pending.pop(done[0]), done[1]), unbatchify(results),
+                               self.model_workers)

@@ -99,7 +99,7 @@ class PrefixCaller:
     ``workers``: the round's batch is split into this many parts, run at once in as many
     threads (one core each with torch at one thread: ``torch.set_num_threads(1)``).
     ``runner``: an optional replacement for the torch forward pass, ``(B, T) float32 ->
-    (B, T // stride, 5) log-probabilities`` (``basecaller.live.onnx.OnnxRunner`` is one).
+    (B, T // stride, 5) log-probabilities`` (``basecaller.inference.onnx.OnnxRunner`` is one).
     """
 
     def __init__(self, model="r941_4khz_fast", *, device: str = "cpu", precision: str = "auto",

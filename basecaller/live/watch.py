@@ -57,6 +57,7 @@ class LiveOptions:
     batch_size: int | None = None
     threads: int | None = None
     precision: str = "auto"
+    backend: str = "auto"
     min_samples: int = 200
     min_qscore: float = 0.0
     output_format: str = "fastq"  # fastq, fastq.gz or bam
@@ -424,10 +425,11 @@ class LiveWatcher:
                 torch.set_num_threads(1)
             model = load_model(choose_model(options.model, first))
             self._caller = Basecaller(model, device=device, batch_size=options.batch_size, model_workers=workers,
-                                      precision=options.precision, min_samples=options.min_samples,
+                                      precision=options.precision, backend=options.backend,
+                                      min_samples=options.min_samples,
                                       emit_moves=False, skips=self.report.skips, read_groups={},
                                       check_chemistry=options.check_chemistry)
-            self.log(f"live: model {model.config.name} on {device}, {workers} model worker(s)")
+            self.log(f"live: model {model.config.name} on {device} ({self._caller.backend}), {workers} model worker(s)")
         name = self._caller.config.name
         groups = {first.run_id: read_group(first.run_id, name, first.flow_cell_id)}
         if self.options.output_format == "bam":  # the BAM header lists every run's read group up front
