@@ -23,8 +23,12 @@ def shared_data() -> Path:
 
 def pytest_configure(config):
     """One torch thread: on a busy 2-core machine, OpenMP threads contending for cores make
-    recurrent layers many times slower; subprocesses inherit OMP_NUM_THREADS."""
+    recurrent layers many times slower; subprocesses inherit OMP_NUM_THREADS. The ONNX exports
+    of the run go to a temporary cache, not the user's."""
+    import tempfile
+
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ["BASECALLER_CACHE"] = tempfile.mkdtemp(prefix="basecaller-test-cache-")
     import torch
 
     torch.set_num_threads(1)

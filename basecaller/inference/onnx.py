@@ -85,6 +85,8 @@ class OnnxRunner:
     One session serves several threads at once (ONNX Runtime's ``run`` is thread-safe and
     releases the GIL), each run single-threaded with ``threads=1``."""
 
+    name = "onnx"
+
     def __init__(self, model, threads: int = 1, path: str | os.PathLike | None = None):
         import onnxruntime as ort
 

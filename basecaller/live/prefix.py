@@ -100,17 +100,20 @@ class PrefixCaller:
     threads (one core each with torch at one thread: ``torch.set_num_threads(1)``).
     ``runner``: an optional replacement for the torch forward pass, ``(B, T) float32 ->
     (B, T // stride, 5) log-probabilities`` (``basecaller.inference.onnx.OnnxRunner`` is one).
+    ``backend``: without a ``runner``, ``auto`` runs ONNX Runtime where torch would run float32
+    on a CPU (no native bf16), ``torch`` or ``onnx`` force one.
     """
 
     def __init__(self, model="r941_4khz_fast", *, device: str = "cpu", precision: str = "auto",
                  min_samples: int = 800, max_samples: int = 40000, trim: bool | None = None,
                  trim_max_fraction: float = 0.5, accumulate: bool = False, deadline_s: float | None = None,
                  beam_size: int = 0, runner: Callable[[np.ndarray], np.ndarray] | None = None,
-                 skips: SkipLog | None = None, warmup: bool = True, workers: int = 1):
+                 skips: SkipLog | None = None, warmup: bool = True, workers: int = 1,
+                 backend: str = "auto"):
         import torch
 
         from basecaller.ctc.decode import QscoreCalibration
-        from basecaller.inference.pipeline import prepare_for_inference
+        from basecaller.inference.pipeline import choose_backend, prepare_for_inference
         from basecaller.precision import autocast_dtype
 
         if isinstance(model, str):
@@ -121,7 +124,12 @@ class PrefixCaller:
         self.device = torch.device(device)
         self.model = prepare_for_inference(model, self.device)
         self.autocast = autocast_dtype(precision, self.device)
+        if runner is None and choose_backend(backend, self.device, self.autocast, False) == "onnx":
+            from basecaller.inference.onnx import OnnxRunner
+
+            runner = OnnxRunner(model)
         self.runner = runner
+        self.backend = "torch" if runner is None else getattr(runner, "name", "custom")
         self.stride = self.config.stride
         self.sample_rate_hz = float(self.config.sample_rate_hz)
         self.min_samples, self.max_samples = int(min_samples), int(max_samples)

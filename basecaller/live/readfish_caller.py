@@ -35,7 +35,7 @@ logger = logging.getLogger("readfish.basecaller")
 
 class Caller(CallerABC):
     """``CallerABC`` implementation. TOML keys: ``model`` (shipped name or model directory),
-    ``device``, ``precision`` (auto, fp32, bf16), ``threads`` (torch threads), ``workers`` (forward threads
+    ``device``, ``precision`` (auto, fp32, bf16), ``backend`` (auto, torch, onnx), ``threads`` (torch threads), ``workers`` (forward threads
     splitting each round's batch, one core each), ``min_samples``,
     ``max_samples``, ``deadline`` (seconds per round; reads over budget come back with no
     sequence and are called next round), ``beam`` (0 = greedy)."""
@@ -43,13 +43,13 @@ class Caller(CallerABC):
     def __init__(self, debug_log: str | None = None, run_information=None, sample_rate=None, *,
                  model: str = "r941_4khz_fast", device: str = "cpu", precision: str = "auto", threads: int = 1,
                  min_samples: int = 800, max_samples: int = 40000, deadline: float | None = None, beam: int = 0,
-                 workers: int = 1, **unknown):
+                 workers: int = 1, backend: str = "auto", **unknown):
         self.debug_log = debug_log
         self.run_information = run_information
         self.sample_rate = float(sample_rate) if sample_rate else None
         self.params = {"model": model, "device": device, "precision": precision, "threads": threads,
                        "min_samples": min_samples, "max_samples": max_samples, "deadline": deadline, "beam": beam,
-                       "workers": workers}
+                       "workers": workers, "backend": backend}
         self.unknown = unknown
         self.validate()
         import torch
@@ -57,7 +57,8 @@ class Caller(CallerABC):
         torch.set_num_threads(int(threads))
         self.prefix = PrefixCaller(model, device=device, precision=precision, min_samples=int(min_samples),
                                    max_samples=int(max_samples), deadline_s=deadline, beam_size=int(beam),
-                                   skips=SkipLog(quiet=True), workers=int(workers))
+                                   skips=SkipLog(quiet=True), workers=int(workers),
+                                   backend=backend)
         if self.sample_rate is None:
             self.sample_rate = self.prefix.sample_rate_hz
         self._debug = open(debug_log, "a") if debug_log else None
