@@ -33,8 +33,8 @@ def test_shipped_model_calls_held_out_lambda_reads(tmp_path):
 
 
 def test_shipped_crf_model_calls_held_out_lambda_reads_to_bam(tmp_path):
-    """The CRF-head model (r941_4khz_crf) on the same held-out reads: measured 7/7... see README;
-    5 of 7 map at median identity 0.86 there; the test allows 0.81. Its BAM carries qs and mv."""
+    """The CRF-head model (r941_4khz_crf) on the same held-out reads. Measured: 5 of 7 map,
+    median identity 0.859 (README); the test allows 0.81. Its BAM carries qs and mv."""
     import pysam
 
     run("basecall", LAMBDA / "reads.pod5", "-o", tmp_path / "calls.bam", "--model", "r941_4khz_crf", "--emit-moves",
