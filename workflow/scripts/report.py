@@ -28,7 +28,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-LOG_RATE = re.compile(r"([\d,]+) samples\) with (\S+) in ([\d.]+) s")
+LOG_RATE = re.compile(r"([\d,]+) samples\) with (\S+)(?: \(\w+\))? in ([\d.]+) s")
 
 
 def read_tsv(path: str) -> list[dict[str, str]]:
