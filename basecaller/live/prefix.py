@@ -122,13 +122,13 @@ class PrefixCaller:
             model = load_model(find_model_dir(model))
         self.config = model.config
         self.device = torch.device(device)
-        self.model = prepare_for_inference(model, self.device)
         self.autocast = autocast_dtype(precision, self.device)
         if runner is None and choose_backend(backend, self.device, self.autocast, False) == "onnx":
             from basecaller.inference.onnx import OnnxRunner
 
             runner = OnnxRunner(model)
         self.runner = runner
+        self.model = prepare_for_inference(model, self.device) if runner is None else None
         self.backend = "torch" if runner is None else getattr(runner, "name", "custom")
         self.stride = self.config.stride
         self.sample_rate_hz = float(self.config.sample_rate_hz)
