@@ -1,5 +1,7 @@
 """Decoding in its own worker threads (the pipeline now) against decoding in the consuming thread
-(before), same models, same input, in one process, alternating A/B/A/B.
+(before), same models, same input, in one process, alternating A/B/A/B; then a per-stage
+profile: forward passes alone and decoding alone, one thread each (samples/s per thread), so
+the share of decoding in a read's CPU time shows.
 
     python benchmarks/decode_threads.py [--models r941_4khz_crf r941_4khz_fast] [--repeats 16]
 """
@@ -52,6 +54,31 @@ def main() -> None:
             rate = samples / (time.perf_counter() - start)
             where = "the consuming thread" if cls is DecodeInCaller else "worker threads"
             print(f"| {name} | {caller.backend} | {where} | {rate:,.0f} |  ({count} reads)", flush=True)
+    print("\n| model | backend | forward, samples/s per thread | decoding, samples/s per thread | "
+          "decoding share of CPU time |\n|---|---|---:|---:|---:|")
+    for name in args.models:
+        caller = Basecaller(load_model(find_model_dir(name)))
+        forward, decode = stage_rates(caller, reads[: max(1, len(reads) // 4)])
+        share = (1 / decode) / (1 / forward + 1 / decode)
+        print(f"| {name} | {caller.backend} | {forward:,.0f} | {decode:,.0f} | {share:.0%} |", flush=True)
+
+
+def stage_rates(caller: Basecaller, reads: list) -> tuple[float, float]:
+    """Samples/s of the forward passes alone and of decoding alone, in this thread (after one
+    warm-up of each, so that the numba kernels are loaded)."""
+    samples = sum(read.num_samples for read in reads)
+    pending: dict = {}
+    batches = list(batchify(caller._windows(reads, pending), caller.batch_size))
+    caller._run_model(batches[0].windows)
+    start = time.perf_counter()
+    outputs = [(batch, caller._run_model(batch.windows)) for batch in batches]
+    forward = samples / (time.perf_counter() - start)
+    done = list(unbatchify(iter(outputs)))
+    caller._decode(pending[done[0][0]], done[0][1])
+    start = time.perf_counter()
+    for key, scores in done:
+        caller._decode(pending[key], scores)
+    return forward, samples / (time.perf_counter() - start)
 
 
 if __name__ == "__main__":
