@@ -274,6 +274,25 @@ def test_model_directory_round_trip_and_ctc_configs_unchanged(tmp_path):
         ModelConfig.from_dict({**ctc.to_dict(), "model": {**ctc.to_dict()["model"], "head": {"type": "rnnt"}}})
 
 
+def test_inference_scores_equal_training_scores_and_stay_in_range():
+    """The in-place float32 tanh of inference gives the training path's scores, in (-5, 5)."""
+    from basecaller.models.crf import SCORE_SCALE, CRFModel
+
+    torch.manual_seed(2)
+    model = CRFModel(_tiny_crf_config(2)).eval()
+    signal = torch.randn(2, 1000)
+    training = model(signal)
+    assert training.requires_grad and training.dtype == torch.float32
+    with torch.inference_mode():
+        inference = model(signal)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        autocast = model(signal)
+    assert not inference.requires_grad and autocast.dtype == torch.float32
+    torch.testing.assert_close(inference, training.detach(), rtol=0, atol=0)
+    torch.testing.assert_close(autocast, inference, rtol=0, atol=0.1)  # bf16 stem, core and head
+    assert float(inference.abs().max()) < SCORE_SCALE
+
+
 def test_crf_model_basecalls_real_reads_to_fastq_and_sam(tmp_path):
     import subprocess
     import sys
