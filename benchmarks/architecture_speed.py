@@ -22,7 +22,11 @@ from basecaller.models.ctc import CTCModel
 
 CANDIDATES = {
     "fast (shipped): LSTM 96 x5 alternating, stride 5": ([4, 16, 96], [5, 5, 19], [1, 1, 5], "lstm", 96, 5),
+    "LSTM 96 x5 alternating, stride 6": ([4, 16, 96], [5, 5, 19], [1, 1, 6], "lstm", 96, 5),
+    "LSTM 96 x4 alternating, stride 5": ([4, 16, 96], [5, 5, 19], [1, 1, 5], "lstm", 96, 4),
+    "LSTM 80 x5 alternating, stride 5": ([4, 16, 80], [5, 5, 19], [1, 1, 5], "lstm", 80, 5),
     "LSTM 64 x5 alternating, stride 5": ([4, 16, 64], [5, 5, 19], [1, 1, 5], "lstm", 64, 5),
+    "LSTM 64 x5 alternating, stride 6": ([4, 16, 64], [5, 5, 19], [1, 1, 6], "lstm", 64, 5),
     "GRU 64 x4 alternating, stride 5": ([4, 16, 64], [5, 5, 19], [1, 1, 5], "gru", 64, 4),
     "LSTM 96 x5 alternating, stride 10": ([4, 16, 96], [5, 5, 19], [1, 2, 5], "lstm", 96, 5),
     "GRU 48 x3 alternating, stride 5": ([4, 16, 48], [5, 5, 19], [1, 1, 5], "gru", 48, 3),

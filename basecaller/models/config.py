@@ -104,6 +104,9 @@ PRESETS = {
     # Small enough for CPU throughput: one direction per layer, as bonito's fast models.
     "fast": {"stem": {"channels": [4, 16, 96], "kernels": [5, 5, 19], "strides": [1, 1, 5]},
              "encoder": {"type": "lstm", "hidden_size": 96, "num_layers": 5, "direction": "alternating"}},
+    # About 2x cheaper than fast (64 units instead of 96): for CPUs without AMX.
+    "lite": {"stem": {"channels": [4, 16, 64], "kernels": [5, 5, 19], "strides": [1, 1, 5]},
+             "encoder": {"type": "lstm", "hidden_size": 64, "num_layers": 5, "direction": "alternating"}},
     # Larger for a GPU.
     "hac": {"stem": {"channels": [16, 16, 384], "kernels": [5, 5, 19], "strides": [1, 1, 6]},
             "encoder": {"type": "lstm", "hidden_size": 384, "num_layers": 5, "direction": "alternating"}},
@@ -111,7 +114,7 @@ PRESETS = {
 
 
 def preset(kind: str, chemistry: str = "r9.4.1", sample_rate_hz: int = 4000) -> ModelConfig:
-    """A fresh config from a preset ("fast" or "hac") for a chemistry and sample rate."""
+    """A fresh config from a preset ("fast", "lite" or "hac") for a chemistry and sample rate."""
     if kind not in PRESETS:
         raise InputError(f"unknown preset {kind!r}; choose from {', '.join(PRESETS)}")
     parts = copy.deepcopy(PRESETS[kind])

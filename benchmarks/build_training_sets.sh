@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Rebuild the R9.4(.1) chunk sets that the shipped models were trained and validated on
+# (README, "Shipped models and accuracy"), from ../shared/data, into one folder.
+#
+#   bash benchmarks/build_training_sets.sh /work/runs      # about 20 s on one core
+#
+# Held out everywhere: Lambda_NEB:14000-26000 and NC_000913.3:514000-531000 (the simulated
+# E. coli reads keep off a wider 505-540 kb window). Each step is skipped when its output exists,
+# so an interrupted build resumes.
+set -euo pipefail
+OUT=${1:?usage: build_training_sets.sh OUTDIR}
+DATA=${DATA:-$(cd "$(dirname "$0")/../.." && pwd)/shared/data}
+LAMBDA_HOLDOUT=Lambda_NEB:14000-26000
+ECOLI_HOLDOUT=NC_000913.3:514000-531000
+CHUNKS=(--chunk-len 3600 --step 1800)
+mkdir -p "$OUT"
+
+step() {  # step OUTPUT COMMAND...: run COMMAND unless OUTPUT already exists
+    local target=$1; shift
+    if [[ -e $target ]]; then echo "have $target"; return; fi
+    echo "building $target"; "$@"
+}
+
+step "$OUT/lambda" basecaller chunks "$DATA/r941_lambda_tombo/fast5" --source tombo \
+    -o "$OUT/lambda" "${CHUNKS[@]}" --holdout "$LAMBDA_HOLDOUT"
+step "$OUT/ecoli_f5c" basecaller chunks "$DATA/r94_ecoli_f5c/mapped_signal_nanopolish.hdf5" \
+    --source taiyaki -o "$OUT/ecoli_f5c" "${CHUNKS[@]}" --holdout "$ECOLI_HOLDOUT"
+step "$OUT/meteore" basecaller chunks "$DATA/r9_ecoli_meteore_tombo/fast5" --source tombo \
+    -o "$OUT/meteore" "${CHUNKS[@]}"
+step "$OUT/sim/ecoli" basecaller simulate --fasta "$DATA/references/ecoli_k12_mg1655.fna.gz" \
+    -n 800 --exclude NC_000913.3:505000-540000 --seed 11 -o "$OUT/sim/ecoli"
+step "$OUT/sim/lambda" basecaller simulate --fasta "$DATA/r941_lambda_tombo/Lambda_phage.fna" \
+    -n 200 --exclude "$LAMBDA_HOLDOUT" --seed 12 -o "$OUT/sim/lambda"
+step "$OUT/simfit_ecoli" basecaller chunks "$OUT/sim/ecoli" --source simulated \
+    -o "$OUT/simfit_ecoli" "${CHUNKS[@]}"
+step "$OUT/simfit_lambda" basecaller chunks "$OUT/sim/lambda" --source simulated \
+    -o "$OUT/simfit_lambda" "${CHUNKS[@]}"
+echo "chunk sets in $OUT: lambda/{train,valid} ecoli_f5c/{train,valid} meteore simfit_ecoli simfit_lambda"
