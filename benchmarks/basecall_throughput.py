@@ -4,13 +4,13 @@
 
 1. Throughput: the lambda reads of data_samples concatenated ``--repeats`` times into one pod5
    (distinct read ids), basecalled in a fresh process for each setting: 1 and 2 model worker
-   threads (one core each, ``--threads``); float32 with torch and with ONNX Runtime, bfloat16
+   threads (one core each, ``--threads``); float32 with torch, ONNX Runtime and OpenVINO, bfloat16
    autocast (native on CPUs with AVX512-BF16/AMX) and int8; two batch sizes. Prints samples/s of the whole run (model
    loading included) as a table.
 2. Memory: peak RSS of the same job at 1x, 4x and 16x the input; it should stay flat.
 
 ``--default-only`` runs just the default setting (2 workers, batch 32, precision and backend
-``auto``: bfloat16 torch on CPUs with bf16 units, else float32 ONNX Runtime), once per
+``auto``: bfloat16 torch on CPUs with bf16 units, else float32 OpenVINO or ONNX Runtime), once per
 ``--repeats`` value given (e.g. ``--repeats 16 64``), and skips the memory table.
 """
 
@@ -43,6 +43,7 @@ print(json.dumps({"model": report.model, "samples": report.samples, "seconds": s
 """
 MODES = {"float32": {"precision": "fp32", "backend": "torch"},
          "float32 ONNX Runtime": {"precision": "fp32", "backend": "onnx"},
+         "float32 OpenVINO": {"precision": "fp32", "backend": "openvino"},
          "bfloat16": {"precision": "bf16", "backend": "torch"}, "int8": {"int8": True, "backend": "torch"}}
 
 

@@ -72,12 +72,27 @@ def test_onnx_backend_calls_what_torch_calls(tmp_path, monkeypatch):
     assert [c.sequence for c in again.call(reads[:2])] == [c.sequence for c in torch_calls[:2]]
 
 
-def test_onnx_export_of_a_crf_model_matches_torch(tmp_path, monkeypatch):
-    pytest.importorskip("onnxruntime")
+def test_openvino_backend_calls_what_torch_calls(tmp_path, monkeypatch):
+    pytest.importorskip("openvino")
+    monkeypatch.setenv("BASECALLER_CACHE", str(tmp_path))
+    reads = list(open_reads(DATA_SAMPLES / "lambda_r941" / "reads.pod5"))
+    torch_calls = list(Basecaller(load_model("r941_4khz_fast"), precision="fp32", backend="torch").call(reads))
+    caller = Basecaller(load_model("r941_4khz_fast"), precision="fp32", backend="openvino", model_workers=2)
+    calls = list(caller.call(reads))
+    assert caller.backend == "openvino" and len(list((tmp_path / "onnx").glob("*.onnx"))) == 1
+    assert [c.read_id for c in calls] == [r.read_id for r in reads]
+    assert [c.sequence for c in calls] == [c.sequence for c in torch_calls]
+    assert all(c.moves is not None and c.moves.sum() == len(c.sequence) for c in calls)
+
+
+@pytest.mark.parametrize("runner_name", ["OnnxRunner", "OpenVinoRunner"])
+def test_runner_export_of_a_crf_model_matches_torch(tmp_path, monkeypatch, runner_name):
+    pytest.importorskip("onnxruntime" if runner_name == "OnnxRunner" else "openvino")
     import numpy as np
     import torch
 
     from basecaller.inference.onnx import OnnxRunner
+    from basecaller.inference.openvino import OpenVinoRunner
     from basecaller.inference.pipeline import prepare_for_inference
     from basecaller.models.config import preset
     from basecaller.models.crf import CRFModel
@@ -88,11 +103,15 @@ def test_onnx_export_of_a_crf_model_matches_torch(tmp_path, monkeypatch):
     torch.manual_seed(3)
     model = CRFModel(config)
     signal = torch.randn(3, 2000)
+    short = signal[:1, :1000]  # another batch size and length through the same export
     with torch.inference_mode():
-        expected = prepare_for_inference(model, torch.device("cpu"))(signal).numpy()
-    got = OnnxRunner(model)(signal.numpy())
+        module = prepare_for_inference(model, torch.device("cpu"))
+        expected, expected_short = module(signal).numpy(), module(short).numpy()
+    runner = {"OnnxRunner": OnnxRunner, "OpenVinoRunner": OpenVinoRunner}[runner_name](model)
+    got = runner(signal.numpy())
     assert got.shape == expected.shape == (3, 400, model.layout.num_scores)
     np.testing.assert_allclose(got, expected, atol=1e-3)
+    np.testing.assert_allclose(runner(short.numpy()), expected_short, atol=1e-3)
 
 
 def test_backend_choice():
@@ -105,7 +124,15 @@ def test_backend_choice():
     assert choose_backend("torch", cpu, None, False) == "torch"
     assert choose_backend("auto", cpu, torch.bfloat16, False) == "torch"  # bf16 units: torch is faster
     assert choose_backend("auto", cpu, None, True) == "torch"  # int8 is torch's
+    from basecaller.inference.onnx import onnx_available
+    from basecaller.inference.openvino import openvino_available
+
+    fp32_cpu = "openvino" if openvino_available() else "onnx" if onnx_available() else "torch"
+    assert choose_backend("auto", cpu, None, False) == fp32_cpu  # no bf16 units: the fastest installed runner
+    assert choose_backend("torch", cpu, None, False) == "torch"
     with pytest.raises(InputError, match="float32 on the CPU only"):
         choose_backend("onnx", cpu, torch.bfloat16, False)
+    with pytest.raises(InputError, match="openvino backend runs float32 on the CPU only"):
+        choose_backend("openvino", cpu, None, True)
     with pytest.raises(InputError, match="unknown backend"):
         choose_backend("tensorrt", cpu, None, False)

@@ -15,7 +15,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch-size", type=int, help="windows per batch (default: the model's)")
     parser.add_argument("--threads", type=int, help="CPU model worker threads (default: every core)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
-    parser.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"],
+    parser.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx", "openvino"],
                         help="CPU inference engine (see basecaller basecall --help)")
     parser.add_argument("--min-samples", type=int, default=200, help="skip reads with fewer samples")
     parser.add_argument("--min-qscore", type=float, default=0.0, help="drop reads with a lower mean qscore")

@@ -30,26 +30,48 @@ from basecaller.signal.normalise import normalise_read
 from basecaller.signal.resample import resample
 from basecaller.signal.trim import open_pore_trim
 
-__all__ = ["BACKENDS", "Basecaller", "choose_backend", "prepare_for_inference"]
+__all__ = ["BACKENDS", "Basecaller", "choose_backend", "make_runner", "prepare_for_inference"]
 
-BACKENDS = ("auto", "torch", "onnx")
+BACKENDS = ("auto", "torch", "onnx", "openvino")
+_RUNNER_PACKAGES = {"onnx": "onnxruntime and onnx: pip install onnxruntime onnx",
+                    "openvino": "openvino and onnx: pip install openvino onnx"}
+
+
+def _runner_available(backend: str) -> bool:
+    from basecaller.inference.onnx import onnx_available
+    from basecaller.inference.openvino import openvino_available
+
+    return {"onnx": onnx_available, "openvino": openvino_available}[backend]()
 
 
 def choose_backend(backend: str, device: torch.device, autocast_to: torch.dtype | None, int8: bool) -> str:
-    """``torch`` or ``onnx``. ``auto``: ONNX Runtime where torch would run float32 on a CPU (no
-    native bf16 units, no int8) and onnxruntime is installed, since it is faster there; else torch."""
-    from basecaller.inference.onnx import onnx_available
-
+    """``torch``, ``onnx`` or ``openvino``. ``auto``: where torch would run float32 on a CPU (no
+    native bf16 units, no int8), OpenVINO if installed, else ONNX Runtime if installed (both are
+    faster there); torch everywhere else."""
     if backend not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     plain_cpu = device.type == "cpu" and autocast_to is None and not int8
-    if backend == "onnx":
+    if backend in _RUNNER_PACKAGES:
         if not plain_cpu:
-            raise InputError("the onnx backend runs float32 on the CPU only (not with --int8, bf16/fp16 or a GPU)")
-        if not onnx_available():
-            raise InputError("the onnx backend needs onnxruntime and onnx: pip install onnxruntime onnx")
-        return "onnx"
-    return "onnx" if backend == "auto" and plain_cpu and onnx_available() else "torch"
+            raise InputError(f"the {backend} backend runs float32 on the CPU only (not with --int8, bf16/fp16 or a GPU)")
+        if not _runner_available(backend):
+            raise InputError(f"the {backend} backend needs {_RUNNER_PACKAGES[backend]}")
+        return backend
+    if backend == "auto" and plain_cpu:
+        return next((name for name in ("openvino", "onnx") if _runner_available(name)), "torch")
+    return "torch"
+
+
+def make_runner(backend: str, model: BasecallModel, workers: int = 1):
+    """The runner of a chosen backend other than torch: a callable from (B, T) float32 windows to
+    (B, T', C) scores that ``workers`` threads may call at once."""
+    if backend == "onnx":
+        from basecaller.inference.onnx import OnnxRunner
+
+        return OnnxRunner(model)
+    from basecaller.inference.openvino import OpenVinoRunner
+
+    return OpenVinoRunner(model, threads=workers)
 
 
 @dataclass
@@ -75,14 +97,12 @@ class Basecaller:
         self.device = torch.device(device)
         self.autocast = None if int8 else autocast_dtype(precision, self.device)
         self.backend = choose_backend(backend, self.device, self.autocast, int8)
-        if self.backend == "onnx":
-            from basecaller.inference.onnx import OnnxRunner
-
-            self.runner = OnnxRunner(model)
-        else:
+        self.model_workers = max(1, model_workers)
+        if self.backend == "torch":
             self.runner = None
             self.model = prepare_for_inference(model, self.device, int8)
-        self.model_workers = max(1, model_workers)
+        else:
+            self.runner = make_runner(self.backend, model, self.model_workers)
         self.stride = self.config.stride
         self.window = window or self.config.window
         self.overlap = self.config.overlap if overlap is None else overlap

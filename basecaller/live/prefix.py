@@ -100,8 +100,8 @@ class PrefixCaller:
     threads (one core each with torch at one thread: ``torch.set_num_threads(1)``).
     ``runner``: an optional replacement for the torch forward pass, ``(B, T) float32 ->
     (B, T // stride, 5) log-probabilities`` (``basecaller.inference.onnx.OnnxRunner`` is one).
-    ``backend``: without a ``runner``, ``auto`` runs ONNX Runtime where torch would run float32
-    on a CPU (no native bf16), ``torch`` or ``onnx`` force one.
+    ``backend``: without a ``runner``, ``auto`` runs OpenVINO (else ONNX Runtime) where torch
+    would run float32 on a CPU (no native bf16); ``torch``, ``onnx`` or ``openvino`` force one.
     """
 
     def __init__(self, model="r941_4khz_fast", *, device: str = "cpu", precision: str = "auto",
@@ -113,7 +113,7 @@ class PrefixCaller:
         import torch
 
         from basecaller.ctc.decode import QscoreCalibration
-        from basecaller.inference.pipeline import choose_backend, prepare_for_inference
+        from basecaller.inference.pipeline import choose_backend, make_runner, prepare_for_inference
         from basecaller.precision import autocast_dtype
 
         if isinstance(model, str):
@@ -123,10 +123,9 @@ class PrefixCaller:
         self.config = model.config
         self.device = torch.device(device)
         self.autocast = autocast_dtype(precision, self.device)
-        if runner is None and choose_backend(backend, self.device, self.autocast, False) == "onnx":
-            from basecaller.inference.onnx import OnnxRunner
-
-            runner = OnnxRunner(model)
+        if runner is None:
+            chosen = choose_backend(backend, self.device, self.autocast, False)
+            runner = None if chosen == "torch" else make_runner(chosen, model, max(1, workers))
         self.runner = runner
         self.model = prepare_for_inference(model, self.device) if runner is None else None
         self.backend = "torch" if runner is None else getattr(runner, "name", "custom")

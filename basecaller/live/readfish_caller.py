@@ -35,7 +35,7 @@ logger = logging.getLogger("readfish.basecaller")
 
 class Caller(CallerABC):
     """``CallerABC`` implementation. TOML keys: ``model`` (shipped name or model directory),
-    ``device``, ``precision`` (auto, fp32, bf16), ``backend`` (auto, torch, onnx), ``threads`` (torch threads), ``workers`` (forward threads
+    ``device``, ``precision`` (auto, fp32, bf16), ``backend`` (auto, torch, onnx, openvino), ``threads`` (torch threads), ``workers`` (forward threads
     splitting each round's batch, one core each), ``min_samples``,
     ``max_samples``, ``deadline`` (seconds per round; reads over budget come back with no
     sequence and are called next round), ``beam`` (0 = greedy)."""
