@@ -35,4 +35,22 @@ step "$OUT/simfit_ecoli" basecaller chunks "$OUT/sim/ecoli" --source simulated \
     -o "$OUT/simfit_ecoli" "${CHUNKS[@]}"
 step "$OUT/simfit_lambda" basecaller chunks "$OUT/sim/lambda" --source simulated \
     -o "$OUT/simfit_lambda" "${CHUNKS[@]}"
-echo "chunk sets in $OUT: lambda/{train,valid} ecoli_f5c/{train,valid} meteore simfit_ecoli simfit_lambda"
+echo "R9.4 chunk sets in $OUT: lambda/{train,valid} ecoli_f5c/{train,valid} meteore simfit_ecoli simfit_lambda"
+
+# R10.4.1 (4 kHz), cut every 500 samples as the last stages of r1041_4khz_fast: the 28 remora reads
+# (hg38 labels from the BAMs' MD tags) outside chr13:52314000-52318100, the 27 squigualiser reads
+# pseudo-labelled by their FASTQ calls, and the fitted R10.4.1 simulator's E. coli reads.
+R10=(--chunk-len 3600 --step 500)
+REMORA=$DATA/r1041_remora_4khz
+for kind in can mod; do
+    step "$OUT/r1041_remora_$kind" basecaller chunks "$REMORA/${kind}_reads.pod5" --source bam \
+        --bam "$REMORA/${kind}_mappings.bam" -o "$OUT/r1041_remora_$kind" "${R10[@]}" \
+        --holdout chr13:52314000-52318100
+done
+step "$OUT/r1041_squig" basecaller chunks "$DATA/r1041_squigualiser_blow5/reads.blow5" --source pseudo \
+    --labels "$DATA/r1041_squigualiser_blow5/reads.fastq" --model r1041_4khz_fast -o "$OUT/r1041_squig" "${R10[@]}"
+step "$OUT/sim/r1041_ecoli" basecaller simulate --fasta "$DATA/references/ecoli_k12_mg1655.fna.gz" \
+    --chemistry r10.4.1 -n 400 --exclude NC_000913.3:505000-540000 --seed 13 -o "$OUT/sim/r1041_ecoli"
+step "$OUT/r1041_sim_ecoli" basecaller chunks "$OUT/sim/r1041_ecoli" --source simulated \
+    -o "$OUT/r1041_sim_ecoli" "${R10[@]}"
+echo "R10.4.1 chunk sets in $OUT: r1041_remora_{can,mod}/{train,valid} r1041_squig r1041_sim_ecoli"
