@@ -58,31 +58,20 @@ def test_two_model_workers_call_the_same_reads():
     assert [c.sequence for c in two] == [c.sequence for c in one]
 
 
-def test_onnx_backend_calls_what_torch_calls(tmp_path, monkeypatch):
-    pytest.importorskip("onnxruntime")
+@pytest.mark.parametrize(("backend", "package"), [("onnx", "onnxruntime"), ("openvino", "openvino")])
+def test_runner_backend_calls_what_torch_calls(tmp_path, monkeypatch, backend, package):
+    pytest.importorskip(package)
     monkeypatch.setenv("BASECALLER_CACHE", str(tmp_path))
     reads = list(open_reads(DATA_SAMPLES / "lambda_r941" / "reads.pod5"))
     torch_calls = list(Basecaller(load_model("r941_4khz_fast"), precision="fp32", backend="torch").call(reads))
-    caller = Basecaller(load_model("r941_4khz_fast"), precision="fp32", backend="onnx", model_workers=2)
-    onnx_calls = list(caller.call(reads))
-    assert caller.backend == "onnx" and len(list((tmp_path / "onnx").glob("*.onnx"))) == 1
-    assert [c.read_id for c in onnx_calls] == [r.read_id for r in reads]
-    assert [c.sequence for c in onnx_calls] == [c.sequence for c in torch_calls]
-    again = Basecaller(load_model("r941_4khz_fast"), precision="fp32", backend="onnx")  # from the cache
-    assert [c.sequence for c in again.call(reads[:2])] == [c.sequence for c in torch_calls[:2]]
-
-
-def test_openvino_backend_calls_what_torch_calls(tmp_path, monkeypatch):
-    pytest.importorskip("openvino")
-    monkeypatch.setenv("BASECALLER_CACHE", str(tmp_path))
-    reads = list(open_reads(DATA_SAMPLES / "lambda_r941" / "reads.pod5"))
-    torch_calls = list(Basecaller(load_model("r941_4khz_fast"), precision="fp32", backend="torch").call(reads))
-    caller = Basecaller(load_model("r941_4khz_fast"), precision="fp32", backend="openvino", model_workers=2)
+    caller = Basecaller(load_model("r941_4khz_fast"), precision="fp32", backend=backend, model_workers=2)
     calls = list(caller.call(reads))
-    assert caller.backend == "openvino" and len(list((tmp_path / "onnx").glob("*.onnx"))) == 1
+    assert caller.backend == backend and len(list((tmp_path / "onnx").glob("*.onnx"))) == 1
     assert [c.read_id for c in calls] == [r.read_id for r in reads]
     assert [c.sequence for c in calls] == [c.sequence for c in torch_calls]
     assert all(c.moves is not None and c.moves.sum() == len(c.sequence) for c in calls)
+    again = Basecaller(load_model("r941_4khz_fast"), precision="fp32", backend=backend)  # from the cache
+    assert [c.sequence for c in again.call(reads[:2])] == [c.sequence for c in torch_calls[:2]]
 
 
 @pytest.mark.parametrize("runner_name", ["OnnxRunner", "OpenVinoRunner"])
