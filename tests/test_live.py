@@ -144,6 +144,23 @@ def test_prefix_caller_workers_split_the_round_and_call_the_same_reads(prefix_ca
         assert a.num_samples == b.num_samples and edit_identity(a.sequence, b.sequence) > 0.95
 
 
+def test_prefix_caller_openvino_backend_with_two_workers(prefix_caller, live_reads, tmp_path, monkeypatch):
+    pytest.importorskip("openvino")
+    from basecaller.errors import SkipLog
+    from basecaller.live.prefix import PrefixCaller
+    from basecaller.training.basecaller import edit_identity
+
+    monkeypatch.setenv("BASECALLER_CACHE", str(tmp_path))
+    chunks = [_chunk(live_reads[i % len(live_reads)], 3200, channel=i + 1) for i in range(9)]
+    caller = PrefixCaller(MODEL, min_samples=800, skips=SkipLog(quiet=True), workers=2, warmup=False,
+                          precision="fp32", backend="openvino")
+    assert caller.backend == "openvino"
+    got, torch_calls = caller.call(chunks), prefix_caller.call(chunks)
+    assert [r.read_id for r in got] == [c.read_id for c in chunks] and all(r.ok for r in got)
+    for a, b in zip(got, torch_calls):
+        assert a.num_samples == b.num_samples and edit_identity(a.sequence, b.sequence) > 0.95
+
+
 def test_prefix_caller_deadline_defers_what_does_not_fit(live_reads):
     from basecaller.errors import SkipLog
     from basecaller.live.prefix import PrefixCaller
