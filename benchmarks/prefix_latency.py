@@ -1,14 +1,14 @@
 """Prefix-caller latency and prefix accuracy, for adaptive sampling on a CPU.
 
     OMP_NUM_THREADS=1 python benchmarks/prefix_latency.py [--channels 512] [--seconds 0.8]
-        [--rounds 5] [--backends bf16,fp32,onnx] [--budget 0.4] [--threads 1] [--workers 2]
+        [--rounds 5] [--backends bf16,fp32,onnx,openvino] [--budget 0.4] [--threads 1] [--workers 2]
         [--models r941_4khz_fast,r941_4khz_prefix]
 
 Each model in ``--models`` (shipped names or model directories) gets all three parts.
 
 1. Latency: ``--channels`` chunks of ``--seconds`` of 4 kHz signal (the first samples of the
    50 Tombo lambda reads, cycled over the channels) in one ``PrefixCaller.call`` round, per
-   backend: torch bfloat16 autocast, torch float32, ONNX Runtime float32. Median and p95 per
+   backend: torch bfloat16 autocast, torch float32, ONNX Runtime or OpenVINO float32. Median and p95 per
    round, and per read.
 2. The largest channel count whose median round stays under ``--budget`` seconds (fastest
    backend).
@@ -81,17 +81,14 @@ def chunks_for(records, channels: int, samples: int):
     return out
 
 
-def make_caller(backend: str, threads: int, model: str = MODEL, workers: int = 1):
+def make_caller(backend: str, model: str = MODEL, workers: int = 1):
+    """bf16 or fp32 (torch), onnx or openvino (float32 runners); ``workers`` forward threads."""
     from basecaller.errors import SkipLog
     from basecaller.live.prefix import PrefixCaller
 
-    if backend == "onnx":
-        from basecaller.inference.onnx import OnnxRunner
-        from basecaller.models.directory import find_model_dir, load_model
-
-        runner = OnnxRunner(load_model(find_model_dir(model)), threads=threads * workers)
-        return PrefixCaller(model, precision="fp32", runner=runner, skips=SkipLog(quiet=True))
-    return PrefixCaller(model, precision=backend, skips=SkipLog(quiet=True), workers=workers)
+    if backend in ("onnx", "openvino"):
+        return PrefixCaller(model, precision="fp32", backend=backend, skips=SkipLog(quiet=True), workers=workers)
+    return PrefixCaller(model, precision=backend, backend="torch", skips=SkipLog(quiet=True), workers=workers)
 
 
 def time_rounds(caller, chunks, rounds: int) -> list[float]:
@@ -163,7 +160,7 @@ def report_model(model: str, records, sets, args) -> None:
     print("|---|---|---|---|---|")
     for backend in args.backends.split(","):
         start = time.perf_counter()
-        callers[backend] = make_caller(backend, args.threads, model, args.workers)
+        callers[backend] = make_caller(backend, model, args.workers)
         setup = time.perf_counter() - start
         times = time_rounds(callers[backend], chunks, args.rounds if backend == "bf16" else max(2, args.rounds // 2))
         medians[backend] = statistics.median(times)
