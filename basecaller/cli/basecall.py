@@ -18,7 +18,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--window", type=int, help="inference window length in samples (default: the model's)")
     parser.add_argument("--chunk-size", type=int, dest="window", help=argparse.SUPPRESS)  # the old name of --window
     parser.add_argument("--overlap", type=int, help="window overlap in samples (default: the model's)")
-    parser.add_argument("--beam", type=int, default=0, help="beam width (0 = greedy, the default)")
+    parser.add_argument("--beam", type=int, default=0, help="beam width (0 = greedy or, for CRF models, Viterbi: the default; "
+                             "a CRF model's beam is at least 32 wide)")
     parser.add_argument("--read-ids", help="text file of read ids to basecall")
     parser.add_argument("--min-qscore", type=float, default=0.0, help="drop reads with a lower mean qscore")
     parser.add_argument("--min-samples", type=int, default=200, help="skip reads with fewer samples")
