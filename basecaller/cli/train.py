@@ -20,6 +20,9 @@ def add_arguments(parser) -> None:
                         help="output head (default: the config's or the --init-from model's, else ctc); a "
                              "different head than --init-from's takes over only its stem and recurrent core")
     parser.add_argument("--state-len", type=int, help="CRF head: k-mer state length (default 3)")
+    parser.add_argument("--hidden-size", type=int,
+                        help="recurrent units per layer (and stem output channels); with --init-from a "
+                             "larger size grows the model without changing what it computes")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
@@ -51,6 +54,9 @@ def _config(args):
         config = ModelConfig.load(find_model_dir(args.init_from) / "config.toml")
     else:
         config = preset(args.preset, args.chemistry, args.sample_rate)
+    if getattr(args, "hidden_size", None):
+        config.encoder["hidden_size"] = args.hidden_size
+        config.stem["channels"][-1] = args.hidden_size
     return _with_head(config, getattr(args, "head", None), getattr(args, "state_len", None))
 
 

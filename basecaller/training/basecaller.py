@@ -24,6 +24,7 @@ from basecaller.models.contract import decode_scores
 from basecaller.models.crf import CRFModel, build_model
 from basecaller.models.ctc import CTCModel
 from basecaller.models.directory import load_model, save_model_dir
+from basecaller.models.widen import same_architecture, widen_into
 from basecaller.training import parallel
 from basecaller.training.checkpoint import load_checkpoint
 from basecaller.training.fit import BASECALLER_FIT, FitOptions, fit
@@ -192,15 +193,23 @@ def _train(run: _Run) -> CTCModel:
 
 def _initial_model(config: ModelConfig, init_from: str) -> CTCModel:
     """The model to fine-tune: ``init_from``'s weights under ``config``. When the heads differ
-    (e.g. a CRF head on a CTC model) only the stem and recurrent core are taken over."""
+    (e.g. a CRF head on a CTC model) only the stem and recurrent core are taken over; when
+    ``config`` is wider (more stem channels or recurrent units) the model is grown into it
+    without changing what it computes (``models.widen``)."""
     start = load_model(init_from)
-    if start.config.head == config.head:
+    model = build_model(config)
+    if start.config.head == config.head and same_architecture(start, model):
         start.config = config
         return start
-    model = build_model(config)
-    shared = {k: v for k, v in start.state_dict().items() if not k.startswith("head.")}
-    model.load_state_dict(shared, strict=False)
-    return model
+    for key in ("type", "num_layers", "direction"):
+        if start.config.encoder.get(key) != config.encoder.get(key):
+            raise InputError(f"--init-from {init_from}: its encoder {key} {start.config.encoder.get(key)!r} "
+                             f"differs from {config.encoder.get(key)!r}")
+    skip = () if start.config.head == config.head else ("head.",)
+    try:
+        return widen_into(start, model, skip_prefixes=skip)
+    except ValueError as error:
+        raise InputError(f"--init-from {init_from}: {error}") from None
 
 
 def _train_in_workers(run: _Run) -> CTCModel:
