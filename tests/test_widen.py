@@ -80,3 +80,15 @@ def test_cli_grows_a_model_with_hidden_size(tmp_path):
     signal = _real_windows(1)
     with torch.no_grad():
         torch.testing.assert_close(grown(signal), start(signal), rtol=0, atol=1e-5)
+
+
+def test_fewer_layers_keep_the_first_ones():
+    from basecaller.training.basecaller import _initial_model
+
+    start = load_model("r941_4khz_lite")
+    config = copy.deepcopy(start.config)
+    config.encoder["num_layers"] = 4
+    shallow = _initial_model(config, "r941_4khz_lite")
+    assert len(shallow.encoder.layers) == 4
+    kept = {k: v for k, v in start.state_dict().items() if not k.startswith("encoder.layers.4.")}
+    torch.testing.assert_close(shallow.state_dict(), kept)

@@ -23,6 +23,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--hidden-size", type=int,
                         help="recurrent units per layer (and stem output channels); with --init-from a "
                              "larger size grows the model without changing what it computes")
+    parser.add_argument("--num-layers", type=int,
+                        help="recurrent layers; with --init-from a smaller number keeps its first layers")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
@@ -57,6 +59,8 @@ def _config(args):
     if getattr(args, "hidden_size", None):
         config.encoder["hidden_size"] = args.hidden_size
         config.stem["channels"][-1] = args.hidden_size
+    if getattr(args, "num_layers", None):
+        config.encoder["num_layers"] = args.num_layers
     return _with_head(config, getattr(args, "head", None), getattr(args, "state_len", None))
 
 

@@ -195,13 +195,14 @@ def _initial_model(config: ModelConfig, init_from: str) -> CTCModel:
     """The model to fine-tune: ``init_from``'s weights under ``config``. When the heads differ
     (e.g. a CRF head on a CTC model) only the stem and recurrent core are taken over; when
     ``config`` is wider (more stem channels or recurrent units) the model is grown into it
-    without changing what it computes (``models.widen``)."""
+    without changing what it computes (``models.widen``); with fewer recurrent layers the
+    first ones are kept (the head then learns to read the last of them)."""
     start = load_model(init_from)
     model = build_model(config)
     if start.config.head == config.head and same_architecture(start, model):
         start.config = config
         return start
-    for key in ("type", "num_layers", "direction"):
+    for key in ("type", "direction"):
         if start.config.encoder.get(key) != config.encoder.get(key):
             raise InputError(f"--init-from {init_from}: its encoder {key} {start.config.encoder.get(key)!r} "
                              f"differs from {config.encoder.get(key)!r}")
