@@ -1,7 +1,7 @@
 """`basecaller live` latency and throughput while playback writes pod5 files into a folder.
 
     OMP_NUM_THREADS=1 taskset -c 0 python benchmarks/live_latency.py [--files 8] [--rate 40000]
-        [--minion-seconds 30] [--threads 1] [--settle 0.5]
+        [--minion-seconds 30] [--threads 1] [--settle 0.5] [--model r941_4khz_fast]
 
 1. Latency: the playback writer writes ``--files`` pod5 files (the 7 lambda reads of
    data_samples, 197,019 samples each, new read ids per copy) at ``--rate`` samples/s, below
@@ -28,14 +28,15 @@ REPO = Path(__file__).resolve().parents[1]
 POD5 = REPO / "data_samples" / "lambda_r941" / "reads.pod5"
 
 
-def run_phase(rate: float, files: int, threads: int, settle: float, duration: float | None = None) -> dict:
+def run_phase(rate: float, files: int, threads: int, settle: float, duration: float | None = None,
+              model: str = "r941_4khz_fast") -> dict:
     from basecaller.live.playback import FileWriter
     from basecaller.live.watch import JOURNAL, LiveOptions, LiveWatcher
 
     with tempfile.TemporaryDirectory() as tmp:
         watch, out = Path(tmp) / "pod5", Path(tmp) / "out"
         writer = FileWriter([POD5], watch, reads_per_file=7, samples_per_s=rate, repeat=files)
-        watcher = LiveWatcher(LiveOptions(str(watch), str(out), model="r941_4khz_fast", threads=threads,
+        watcher = LiveWatcher(LiveOptions(str(watch), str(out), model=model, threads=threads,
                                           poll_interval_s=0.1, settle_s=settle, progress=False),
                               log=lambda line: None)
         FileWriter([POD5], watch, reads_per_file=7, prefix="warmup").run()  # loads the model first
@@ -74,17 +75,18 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=40000)
     parser.add_argument("--minion-seconds", type=float, default=30)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--model", default="r941_4khz_fast")
     parser.add_argument("--settle", type=float, default=0.5)
     args = parser.parse_args()
     from basecaller.live.playback import MINION_SAMPLES_PER_S
 
-    print(f"# live_latency: {args.threads} model thread(s), settle {args.settle} s, poll 0.1 s")
-    a = run_phase(args.rate, args.files, args.threads, args.settle)
+    print(f"# live_latency: {args.model}, {args.threads} model thread(s), settle {args.settle} s, poll 0.1 s")
+    a = run_phase(args.rate, args.files, args.threads, args.settle, model=args.model)
     lat = a["latencies"]
     print(f"latency at {args.rate:,.0f} samples/s written ({len(lat)} files of 197,019 samples): file complete -> "
           f"calls on disk median {statistics.median(lat):.2f} s, p95 {np.percentile(lat, 95):.2f} s, "
           f"max {max(lat):.2f} s")
-    b = run_phase(MINION_SAMPLES_PER_S, 10000, args.threads, args.settle, duration=args.minion_seconds)
+    b = run_phase(MINION_SAMPLES_PER_S, 10000, args.threads, args.settle, duration=args.minion_seconds, model=args.model)
     print(f"MinION rate ({MINION_SAMPLES_PER_S:,} samples/s offered) for {args.minion_seconds:g} s: written "
           f"{b['written']} files ({b['written_rate']:,.0f} samples/s actually written), called {b['called']} "
           f"files = {b['called_rate']:,.0f} samples/s; backlog when writing stopped: {b['written'] - b['called']} files")
