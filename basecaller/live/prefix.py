@@ -187,8 +187,8 @@ class PrefixCaller:
             stats.padded_samples = batch.size
             rate = batch.size / max(stats.model_seconds, 1e-9)
             self._samples_per_s = rate if self._samples_per_s is None else 0.5 * (self._samples_per_s + rate)
-            for row, item in enumerate(ready):
-                results[item.index] = self._decode(item, outputs[row, : -(-len(item.signal) // self.stride)])
+            for item, call in zip(ready, self._decode_all(ready, outputs), strict=True):
+                results[item.index] = call
         stats.called = len(ready)
         stats.deferred = len(deferred)
         stats.skipped = len(chunks) - stats.called - stats.deferred
@@ -282,6 +282,17 @@ class PrefixCaller:
 
         with torch.inference_mode(), autocast(self.device, self.autocast):
             return self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
+
+    def _decode_all(self, ready: list[_Ready], outputs: np.ndarray) -> list[PrefixCall]:
+        """Each read's call from its rows of ``outputs``, in the worker threads when there are
+        several (the CRF decoder's compiled kernels release the GIL)."""
+        def decode(row: int) -> PrefixCall:
+            item = ready[row]
+            return self._decode(item, outputs[row, : -(-len(item.signal) // self.stride)])
+
+        if self._pool is None or len(ready) < 2 * self.workers:
+            return [decode(row) for row in range(len(ready))]
+        return list(self._pool.map(decode, range(len(ready))))
 
     def _decode(self, item: _Ready, log_probs: np.ndarray) -> PrefixCall:
         from basecaller.ctc.decode import mean_qscore
