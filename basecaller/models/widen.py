@@ -12,14 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["widen_into", "same_architecture"]
-
-
-def same_architecture(a: nn.Module, b: nn.Module) -> bool:
-    """True when the two models' parameters have the same names and shapes."""
-    shapes_a = {k: tuple(v.shape) for k, v in a.state_dict().items()}
-    shapes_b = {k: tuple(v.shape) for k, v in b.state_dict().items()}
-    return shapes_a == shapes_b
+__all__ = ["widen_into"]
 
 
 def widen_into(narrow: nn.Module, wide: nn.Module, *, skip_prefixes: tuple[str, ...] = ()) -> nn.Module:
@@ -45,8 +38,7 @@ def widen_into(narrow: nn.Module, wide: nn.Module, *, skip_prefixes: tuple[str, 
 
 
 def _hidden_size(model: nn.Module) -> int | None:
-    encoder = getattr(model, "encoder", None)
-    return getattr(encoder, "hidden_size", None) if encoder is not None else None
+    return getattr(getattr(model, "encoder", None), "hidden_size", None)
 
 
 def _grow(name: str, source: Tensor, target: Tensor, hidden: int | None) -> Tensor:

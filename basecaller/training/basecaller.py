@@ -24,7 +24,7 @@ from basecaller.models.contract import decode_scores
 from basecaller.models.crf import CRFModel, build_model
 from basecaller.models.ctc import CTCModel
 from basecaller.models.directory import load_model, save_model_dir
-from basecaller.models.widen import same_architecture, widen_into
+from basecaller.models.widen import widen_into
 from basecaller.training import parallel
 from basecaller.training.checkpoint import load_checkpoint
 from basecaller.training.fit import BASECALLER_FIT, FitOptions, fit
@@ -198,8 +198,8 @@ def _initial_model(config: ModelConfig, init_from: str) -> CTCModel:
     without changing what it computes (``models.widen``); with fewer recurrent layers the
     first ones are kept (the head then learns to read the last of them)."""
     start = load_model(init_from)
-    model = build_model(config)
-    if start.config.head == config.head and same_architecture(start, model):
+    same_shape = start.config.stem == config.stem and start.config.encoder == config.encoder
+    if start.config.head == config.head and same_shape:
         start.config = config
         return start
     for key in ("type", "direction"):
@@ -208,7 +208,7 @@ def _initial_model(config: ModelConfig, init_from: str) -> CTCModel:
                              f"differs from {config.encoder.get(key)!r}")
     skip = () if start.config.head == config.head else ("head.",)
     try:
-        return widen_into(start, model, skip_prefixes=skip)
+        return widen_into(start, build_model(config), skip_prefixes=skip)
     except ValueError as error:
         raise InputError(f"--init-from {init_from}: {error}") from None
 
