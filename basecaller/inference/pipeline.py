@@ -179,4 +179,4 @@ class Basecaller:
         results = ordered_map(lambda batch: (batch, self._run_model(batch.windows)), batches, self.model_workers)
         # decoding (numpy, numba kernels without the GIL) runs in its own threads too
         yield from ordered_map(lambda done: self._decode(pending.pop(done[0]), done[1]), unbatchify(results),
-                               self.model_workers)
+                               self.model_workers, name="decode")

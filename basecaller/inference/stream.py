@@ -61,15 +61,16 @@ def background(items: Iterable[T], maxsize: int = 4) -> Iterator[T]:
                 thread.join(timeout=0.05)
 
 
-def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int = 1, maxsize: int = 4) -> Iterator[R]:
-    """``fn`` over ``items`` in ``workers`` background threads, results in input order, at most
-    ``maxsize + workers`` items in flight. Torch releases the GIL inside its kernels, so
-    model calls in several threads (each single-threaded) use several cores."""
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int = 1, maxsize: int = 4,
+                name: str = "model") -> Iterator[R]:
+    """``fn`` over ``items`` in ``workers`` background threads (named ``name``...), results in
+    input order, at most ``maxsize + workers`` items in flight. Torch releases the GIL inside its
+    kernels, so model calls in several threads (each single-threaded) use several cores."""
     if workers <= 1:
         yield from background((fn(item) for item in items), maxsize)
         return
     source = background(items, maxsize)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="model") as pool:
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
         in_flight: deque = deque()
         for item in source:
             in_flight.append(pool.submit(fn, item))
