@@ -1,7 +1,7 @@
 """Read identity of the shipped models on held-out and out-of-distribution reads.
 
     python benchmarks/accuracy.py [--threads 2] [--r941 MODEL] [--r1041 MODEL] [--only r941|r1041]
-                                  [--beam N]
+                                  [--beam N] [--window SAMPLES] [--overlap SAMPLES] [--per-read TSV]
 
 R9.4.1 (model r941_4khz_fast):
   * the 7 lambda reads inside Lambda_NEB:14000-26000, the interval kept out of training;
@@ -16,7 +16,8 @@ R10.4.1 (model r1041_4khz_fast):
 Prints a Markdown table: minimap2 mapped reads and median identity (as `basecaller evaluate`
 computes it, over mapped reads only), and the median identity of every call to its own known
 truth sequence (edlib infix alignment of the truth in the call), which also counts the reads too
-inaccurate for minimap2 to map.
+inaccurate for minimap2 to map, and its mean. ``--per-read`` writes every read's identity to truth
+(case, read id, identity), for paired comparisons of two settings on the same reads.
 """
 
 from __future__ import annotations
@@ -30,24 +31,23 @@ DATA = REPO.parent / "shared" / "data"
 TRUTH: dict[str, str] = {}  # read id -> true sequence in read order, for every case
 
 
-def truth_identities(calls: Path, truth: dict[str, str]) -> list[float]:
-    """Identity of each call to its read's truth: the truth aligned as an infix of the call."""
+def truth_identities(calls: Path, truth: dict[str, str]) -> dict[str, float]:
+    """Identity of each call to its read's truth (read id -> identity): the truth aligned as an
+    infix of the call; 0 for a call without truth or sequence."""
     import pysam
 
     from basecaller.training.basecaller import edit_identity
 
-    scores = []
+    scores = {}
     with pysam.FastxFile(str(calls)) as handle:
         for entry in handle:
-            if entry.name not in truth or not entry.sequence:
-                scores.append(0.0)
-                continue
-            scores.append(edit_identity(entry.sequence, truth[entry.name], infix=True))
+            known = entry.name in truth and entry.sequence
+            scores[entry.name] = edit_identity(entry.sequence, truth[entry.name], infix=True) if known else 0.0
     return scores
 
 
 def evaluate(inputs, reference, model: str, workdir: Path, name: str, threads: int, truth: dict,
-             beam: int = 0) -> dict:
+             beam: int = 0, window: int | None = None, overlap: int | None = None) -> dict:
     import statistics
 
     from basecaller.evaluate import evaluate_calls, summarise
@@ -55,11 +55,14 @@ def evaluate(inputs, reference, model: str, workdir: Path, name: str, threads: i
 
     calls = workdir / f"{name}.fastq"
     report = basecall_files(BasecallRequest(inputs=[str(p) for p in inputs], output=str(calls), model=model,
-                                            threads=threads, progress=False, device="cpu", beam_size=beam))
+                                            threads=threads, progress=False, device="cpu", beam_size=beam,
+                                            window=window, overlap=overlap))
     summary = summarise(evaluate_calls(str(calls), str(reference)))
     summary["samples_per_s"] = report.samples / max(report.seconds, 1e-9)
-    scores = truth_identities(calls, truth)
+    summary["per_read"] = truth_identities(calls, truth)
+    scores = list(summary["per_read"].values())
     summary["truth_median"] = statistics.median(scores) if scores else float("nan")
+    summary["truth_mean"] = statistics.fmean(scores) if scores else float("nan")
     return summary
 
 
@@ -137,6 +140,9 @@ def main() -> None:
     parser.add_argument("--r1041", default="r1041_4khz_fast", help="R10.4.1 model (shipped name or directory)")
     parser.add_argument("--only", choices=["r941", "r1041"], help="score one chemistry only")
     parser.add_argument("--beam", type=int, default=0, help="beam width (0 = greedy)")
+    parser.add_argument("--window", type=int, help="inference window in samples (default: the model's)")
+    parser.add_argument("--overlap", type=int, help="window overlap in samples (default: the model's)")
+    parser.add_argument("--per-read", help="write case, read id and identity to truth of every read to this TSV")
     args = parser.parse_args()
     r941, r1041 = args.r941, args.r1041
     rows = []
@@ -159,13 +165,18 @@ def main() -> None:
         if args.only:
             cases = [case for case in cases if case[0].startswith({"r941": "R9", "r1041": "R10"}[args.only])]
         for index, (name, model, inputs, reference) in enumerate(cases):
-            summary = evaluate(inputs, reference, model, work, f"case{index}", args.threads, TRUTH, args.beam)
+            summary = evaluate(inputs, reference, model, work, f"case{index}", args.threads, TRUTH, args.beam,
+                               args.window, args.overlap)
             rows.append((name, model, summary))
-    print("| reads | model | minimap2 mapped | median identity (mapped) | median identity to truth (all) |")
-    print("|---|---|---:|---:|---:|")
+    print("| reads | model | minimap2 mapped | median identity (mapped) | median identity to truth (all) | "
+          "mean to truth |")
+    print("|---|---|---:|---:|---:|---:|")
     for name, model, s in rows:
         print(f"| {name} | {model} | {s['mapped']}/{s['reads']} | {s['median_identity']:.3f} | "
-              f"{s['truth_median']:.3f} |")
+              f"{s['truth_median']:.3f} | {s['truth_mean']:.3f} |")
+    if args.per_read:
+        lines = [f"{name}\t{read_id}\t{identity:.5f}\n" for name, _, s in rows for read_id, identity in s["per_read"].items()]
+        Path(args.per_read).write_text("case\tread_id\tidentity\n" + "".join(lines))
 
 
 def _pair(pair):

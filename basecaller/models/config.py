@@ -34,7 +34,7 @@ class ModelConfig:
     normalisation: Normalisation = Normalisation()
     trim: bool = True
     window: int = 4000
-    overlap: int = 500
+    overlap: int = 200  # samples; 500 cost 8 % more model work for no identity (benchmarks/window_overlap.py)
     batch_size: int = 32
     qscore_scale: float = 1.0
     qscore_shift: float = 0.0
@@ -73,7 +73,7 @@ class ModelConfig:
         return cls(name=model["name"], chemistry=model["chemistry"], sample_rate_hz=int(model["sample_rate_hz"]),
                    stem=dict(model["stem"]), encoder=dict(model["encoder"]), normalisation=norm,
                    trim=signal.get("trim", True), window=basecall.get("window", 4000),
-                   overlap=basecall.get("overlap", 500), batch_size=basecall.get("batch_size", 32),
+                   overlap=basecall.get("overlap", 200), batch_size=basecall.get("batch_size", 32),
                    qscore_scale=qscore.get("scale", 1.0), qscore_shift=qscore.get("shift", 0.0),
                    training=dict(data.get("training", {})), head=_head(model.get("head", {"type": "ctc"})))
 
@@ -121,4 +121,4 @@ def preset(kind: str, chemistry: str = "r9.4.1", sample_rate_hz: int = 4000) -> 
     stride = math.prod(parts["stem"]["strides"])
     window = 4000 // stride * stride
     return ModelConfig(name=f"{chemistry.replace('.', '')}_{sample_rate_hz // 1000}khz_{kind}", chemistry=chemistry,
-                       sample_rate_hz=sample_rate_hz, window=window, overlap=100 * stride, **parts)
+                       sample_rate_hz=sample_rate_hz, window=window, overlap=40 * stride, **parts)
