@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import needs_shared
+from conftest import DATA_SAMPLES, needs_shared
 
 from basecaller.data.segmented import tombo_reads
 from basecaller.io.open import open_reads
@@ -53,6 +53,28 @@ def test_median_mad_normalisation_tracks_tombo(shared_data):
         tombo = handle["Analyses/RawGenomeCorrected_000/BaseCalled_template/Events"]["norm_mean"]
     assert np.corrcoef(ours, tombo)[0, 1] > 0.99
     assert np.median(np.abs(ours - tombo)) < 0.25
+
+
+def test_median_mad_from_dac_counts_equals_sorting_the_pa_signal():
+    """The histogram path (integer DAC values) gives numpy's median and MAD of the pA signal, for
+    odd and even lengths, negative values, one value and a constant signal; and normalise_read
+    takes it for the shipped sample's reads."""
+    from basecaller.signal.normalise import median_mad, median_mad_dac
+
+    rng = np.random.default_rng(3)
+    cases = [rng.integers(low, high, size).astype(np.int16)
+             for low, high in ((-700, 1500), (0, 4), (-40, -3), (250, 900)) for size in (1, 2, 7, 10, 1001, 40_000)]
+    cases.append(np.full(50, 7, dtype=np.int16))
+    for dac in cases:
+        offset, scale = float(rng.normal(10, 5)), float(rng.uniform(0.1, 0.3))
+        signal_pa = (dac.astype(np.float64) + offset) * scale
+        expected = median_mad(signal_pa)
+        assert median_mad_dac(dac, offset, scale) == pytest.approx(expected, rel=1e-6, abs=1e-6)
+    read = next(iter(open_reads(DATA_SAMPLES / "lambda_r941/reads.pod5")))
+    assert np.issubdtype(read.signal_dac.dtype, np.integer)
+    shift, scale = median_mad(read.signal_pa)
+    expected = np.clip((read.signal_pa - np.float32(shift)) / np.float32(scale), -5, 5)
+    assert np.abs(normalise_read(read) - expected).max() < 1e-4
 
 
 @pytest.mark.parametrize("stride", [1, 5, 6])
