@@ -92,3 +92,26 @@ def test_fewer_layers_keep_the_first_ones():
     assert len(shallow.encoder.layers) == 4
     kept = {k: v for k, v in start.state_dict().items() if not k.startswith("encoder.layers.4.")}
     torch.testing.assert_close(shallow.state_dict(), kept)
+
+
+def test_dropout_from_the_command_line_starts_from_the_same_weights():
+    """``train --init-from M --dropout 0.2``: the config carries the dropout, the model takes over
+    M's weights unchanged (same calls in eval mode) and drops units only while training."""
+    import argparse
+
+    from basecaller.cli.train import _config
+    from basecaller.training.basecaller import _initial_model
+
+    args = argparse.Namespace(config=None, init_from="r941_4khz_lite", preset="fast", chemistry="r9.4.1",
+                              sample_rate=4000, head=None, state_len=None, hidden_size=None, num_layers=None,
+                              dropout=0.2)
+    config = _config(args)
+    assert config.encoder["dropout"] == 0.2
+    start = load_model("r941_4khz_lite").eval()
+    model = _initial_model(config, "r941_4khz_lite")
+    assert model.encoder.dropout == 0.2
+    signal = _real_windows()
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval()(signal), start(signal), rtol=0, atol=1e-6)
+        torch.manual_seed(0)
+        assert not torch.allclose(model.train()(signal), start(signal), atol=1e-3)

@@ -25,6 +25,9 @@ def add_arguments(parser) -> None:
                              "larger size grows the model without changing what it computes")
     parser.add_argument("--num-layers", type=int,
                         help="recurrent layers; with --init-from a smaller number keeps its first layers")
+    parser.add_argument("--dropout", type=float,
+                        help="dropout on the outputs of every recurrent layer but the last, while training "
+                             "(default: the config's or the --init-from model's, else 0)")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
@@ -61,6 +64,8 @@ def _config(args):
         config.stem["channels"][-1] = args.hidden_size
     if getattr(args, "num_layers", None):
         config.encoder["num_layers"] = args.num_layers
+    if getattr(args, "dropout", None) is not None:
+        config.encoder["dropout"] = args.dropout
     return _with_head(config, getattr(args, "head", None), getattr(args, "state_len", None))
 
 
