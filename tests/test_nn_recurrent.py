@@ -113,6 +113,35 @@ def test_state_dict_loads_between_fused_and_own_paths():
     torch.testing.assert_close(own(x, LENGTHS)[0], fused(x, LENGTHS)[0])
 
 
+def test_torch_module_export_keeps_eval_mode_so_dropout_is_off():
+    """An eval-mode core with dropout exports to an eval-mode copy: the same outputs, every call
+    (a training-mode copy would drop units at inference)."""
+    torch.manual_seed(6)
+    model = Recurrent("lstm", 3, 8, num_layers=3, direction="alternating", dropout=0.5).eval()
+    exported = model.to_torch_module()
+    assert not exported.training and model.train().to_torch_module().training
+    x = torch.randn(3, 6, 3)
+    expected, _ = model.eval()(x, LENGTHS)
+    for _ in range(2):
+        torch.testing.assert_close(exported(x, LENGTHS)[0], expected)
+
+
+def test_a_basecaller_with_dropout_calls_the_same_after_for_inference():
+    """``for_inference`` (eval, then the fused core as torch modules) leaves dropout off."""
+    from basecaller.models.crf import build_model
+    from basecaller.models.directory import load_model
+
+    trained = load_model("r941_4khz_lite")
+    config = trained.config
+    config.encoder = {**config.encoder, "dropout": 0.3}
+    model = build_model(config)
+    model.load_state_dict(trained.state_dict())
+    signal = torch.randn(2, 2000)
+    with torch.no_grad():
+        expected = trained.eval()(signal)
+        torch.testing.assert_close(model.for_inference()(signal), expected, rtol=0, atol=1e-5)
+
+
 @pytest.mark.parametrize("direction", ["bidirectional", "alternating"])
 def test_torch_module_export_round_trip_and_quantises(direction):
     torch.manual_seed(5)

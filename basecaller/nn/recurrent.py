@@ -292,7 +292,8 @@ class Recurrent(nn.Module):
         return params
 
     def to_torch_module(self) -> TorchRecurrent:
-        """A copy as real torch.nn.LSTM/GRU/RNN modules, one per layer (same forward contract).
+        """A copy as real torch.nn.LSTM/GRU/RNN modules, one per layer (same forward contract),
+        in this module's mode (an eval-mode copy applies no dropout).
 
         Suits ``torch.ao.quantization.quantize_dynamic`` for int8 CPU inference.
         """
@@ -302,7 +303,7 @@ class Recurrent(nn.Module):
             module.load_state_dict({name: value.detach() for name, value in params.items()})
             module.to(self.layers[0][0].weight_ih.dtype)
         reverse = [self.is_reversed(layer, 0) for layer in range(self.num_layers)]
-        return TorchRecurrent(modules, reverse, self.dropout)
+        return TorchRecurrent(modules, reverse, self.dropout).train(self.training)
 
     def load_torch_module(self, module: TorchRecurrent) -> None:
         """Copy weights from a TorchRecurrent of the same shape into this module's cells."""
