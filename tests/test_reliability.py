@@ -296,6 +296,8 @@ def test_q20ea_pod5_is_called_with_the_r10_model(tmp_path, capsys):
     first = next(iter(open_reads(tmp_path / "q20.pod5")))
     assert first.flow_cell_product == "FLO-PRO112" and first.basecall_config.startswith("dna_r10.4.1")
     assert Path(choose_model("auto", first)).name == "r1041_4khz_fast"
+    at_5khz = dataclasses.replace(first, sample_rate_hz=5000)  # no 5 kHz model ships: the 4 kHz fast one
+    assert Path(choose_model("auto", at_5khz)).name == "r1041_4khz_fast"
     result = cli("basecall", tmp_path / "q20.pod5", "-o", tmp_path / "c.fastq", "--model", "r1041_4khz_fast",
                  "--threads", "1", "--no-progress")
     assert result.returncode == 0 and "wrong chemistry" not in result.stderr

@@ -57,7 +57,9 @@ def choose_model(name: str, first_read: Read | None) -> str:
     detected = detect_chemistry(first_read)
     chemistry = (detected.name if detected.known else None) or "r9.4.1"
     exact = default_model_name(chemistry, first_read.sample_rate_hz)
-    candidates = [exact] + [m for m in shipped_models() if m.startswith(chemistry.replace(".", "")) and m != exact]
+    others = [m for m in shipped_models() if m.startswith(chemistry.replace(".", "")) and m != exact]
+    others.sort(key=lambda m: not m.endswith("_fast"))  # another rate's fast model before other kinds
+    candidates = [exact] + others
     for candidate in candidates:
         if candidate in shipped_models():
             return str(find_model_dir(candidate))
