@@ -72,8 +72,8 @@ class ModelConfig:
                              mad_factor=signal.get("mad_factor", 1.4826), clip=signal.get("clip", 5.0) or None)
         return cls(name=model["name"], chemistry=model["chemistry"], sample_rate_hz=int(model["sample_rate_hz"]),
                    stem=dict(model["stem"]), encoder=dict(model["encoder"]), normalisation=norm,
-                   trim=signal.get("trim", True), window=basecall.get("window", 4000),
-                   overlap=basecall.get("overlap", 200), batch_size=basecall.get("batch_size", 32),
+                   trim=signal.get("trim", True), window=basecall.get("window", cls.window),
+                   overlap=basecall.get("overlap", cls.overlap), batch_size=basecall.get("batch_size", cls.batch_size),
                    qscore_scale=qscore.get("scale", 1.0), qscore_shift=qscore.get("shift", 0.0),
                    training=dict(data.get("training", {})), head=_head(model.get("head", {"type": "ctc"})))
 
