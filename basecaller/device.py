@@ -3,15 +3,38 @@ checked against what this machine has."""
 
 from __future__ import annotations
 
-import torch
+import os
+import sys
+from typing import TYPE_CHECKING
 
 from basecaller.errors import InputError
 
-__all__ = ["select_device"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["cpu_only_machine", "select_device", "select_device_type"]
+
+
+def cpu_only_machine() -> bool:
+    """True when no GPU can be visible without asking torch: Linux without the NVIDIA or ROCm
+    kernel driver (CUDA needs it) and not macOS (MPS). Lets a CPU run skip importing torch."""
+    if not sys.platform.startswith("linux"):
+        return False
+    return not any(os.path.exists(p) for p in ("/proc/driver/nvidia/gpus", "/dev/nvidiactl", "/dev/kfd"))
+
+
+def select_device_type(device: str = "auto") -> str:
+    """"cpu", "cuda" or "mps" for a --device value; imports torch only when the answer needs it
+    ("cpu", and "auto" on a machine without a GPU driver, do not)."""
+    if str(device) == "cpu" or (str(device) == "auto" and cpu_only_machine()):
+        return "cpu"
+    return select_device(device).type
 
 
 def select_device(device: str | torch.device = "auto") -> torch.device:
     """ "auto" picks cuda, then mps, then cpu; anything else is passed to torch.device."""
+    import torch
+
     if str(device) != "auto":
         return _available(device)
     if torch.cuda.is_available():
@@ -23,6 +46,8 @@ def select_device(device: str | torch.device = "auto") -> torch.device:
 
 def _available(device: str | torch.device) -> torch.device:
     """``device`` as a torch.device, or InputError (one line) when this machine cannot serve it."""
+    import torch
+
     try:
         chosen = torch.device(device)
     except (RuntimeError, TypeError) as error:

@@ -47,7 +47,7 @@ def truth_identities(calls: Path, truth: dict[str, str]) -> dict[str, float]:
 
 
 def evaluate(inputs, reference, model: str, workdir: Path, name: str, threads: int, truth: dict,
-             beam: int = 0, window: int | None = None, overlap: int | None = None) -> dict:
+             beam: int = 0, window: int | None = None, overlap: int | None = None, backend: str = "auto") -> dict:
     import statistics
 
     from basecaller.evaluate import evaluate_calls, summarise
@@ -56,7 +56,7 @@ def evaluate(inputs, reference, model: str, workdir: Path, name: str, threads: i
     calls = workdir / f"{name}.fastq"
     report = basecall_files(BasecallRequest(inputs=[str(p) for p in inputs], output=str(calls), model=model,
                                             threads=threads, progress=False, device="cpu", beam_size=beam,
-                                            window=window, overlap=overlap))
+                                            window=window, overlap=overlap, backend=backend))
     summary = summarise(evaluate_calls(str(calls), str(reference)))
     summary["samples_per_s"] = report.samples / max(report.seconds, 1e-9)
     summary["per_read"] = truth_identities(calls, truth)
@@ -142,6 +142,8 @@ def main() -> None:
     parser.add_argument("--beam", type=int, default=0, help="beam width (0 = greedy)")
     parser.add_argument("--window", type=int, help="inference window in samples (default: the model's)")
     parser.add_argument("--overlap", type=int, help="window overlap in samples (default: the model's)")
+    parser.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx", "openvino"],
+                        help="inference backend (default auto: OpenVINO where installed)")
     parser.add_argument("--per-read", help="write case, read id and identity to truth of every read to this TSV")
     args = parser.parse_args()
     r941, r1041 = args.r941, args.r1041
@@ -166,7 +168,7 @@ def main() -> None:
             cases = [case for case in cases if case[0].startswith({"r941": "R9", "r1041": "R10"}[args.only])]
         for index, (name, model, inputs, reference) in enumerate(cases):
             summary = evaluate(inputs, reference, model, work, f"case{index}", args.threads, TRUTH, args.beam,
-                               args.window, args.overlap)
+                               args.window, args.overlap, args.backend)
             rows.append((name, model, summary))
     print("| reads | model | minimap2 mapped | median identity (mapped) | median identity to truth (all) | "
           "mean to truth |")

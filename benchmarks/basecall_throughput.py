@@ -10,8 +10,9 @@
 2. Memory: peak RSS of the same job at 1x, 4x and 16x the input; it should stay flat.
 
 ``--default-only`` runs just the default setting (2 workers, batch 32, precision and backend
-``auto``: bfloat16 torch on CPUs with bf16 units, else float32 OpenVINO or ONNX Runtime), once per
-``--repeats`` value given (e.g. ``--repeats 16 64``), and skips the memory table.
+``auto``: OpenVINO where installed, bfloat16 on CPUs with bf16 units, else float32; then ONNX
+Runtime or torch), once per ``--repeats`` value and ``--backends`` entry given (e.g. ``--repeats 16
+64 --backends openvino torch``), and skips the memory table.
 """
 
 from __future__ import annotations
@@ -37,14 +38,15 @@ start = time.perf_counter()
 report = basecall_files(BasecallRequest(**args))
 seconds = time.perf_counter() - start
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-import torch
-gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
+torch = sys.modules.get("torch")  # not imported at all by the OpenVINO path
+gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if torch is not None and torch.cuda.is_available() else 0.0
 print(json.dumps({"model": report.model, "samples": report.samples, "seconds": seconds, "peak_mb": peak_mb, "gpu_mb": gpu_mb}))
 """
 MODES = {"float32": {"precision": "fp32", "backend": "torch"},
          "float32 ONNX Runtime": {"precision": "fp32", "backend": "onnx"},
          "float32 OpenVINO": {"precision": "fp32", "backend": "openvino"},
-         "bfloat16": {"precision": "bf16", "backend": "torch"}, "int8": {"int8": True, "backend": "torch"}}
+         "bfloat16": {"precision": "bf16", "backend": "torch"},
+         "bfloat16 OpenVINO": {"precision": "bf16", "backend": "openvino"}, "int8": {"int8": True, "backend": "torch"}}
 
 
 def make_input(folder: Path, repeats: int) -> Path:
@@ -79,6 +81,8 @@ def main() -> None:
                         help="settings of the full table (bfloat16 is emulated, 10x slower, on CPUs without bf16 units)")
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--default-only", action="store_true", help="only the default: 2 workers, batch 32, auto")
+    parser.add_argument("--backends", nargs="+", default=["auto"], choices=["auto", "torch", "onnx", "openvino"],
+                        help="with --default-only: each input is run once per backend, alternating")
     args = parser.parse_args()
     print(f"# {cpu_model()}, model {args.model}")
     if args.default_only:
@@ -110,11 +114,13 @@ def default_only(args) -> None:
         print("| input | samples | job seconds | samples/s (job: model load on) | process seconds | samples/s "
               "(process: Python and torch start-up on) | peak RSS |\n|---|---:|---:|---:|---:|---:|---:|")
         for repeats in args.repeats:
-            stats = run_job(make_input(tmp, repeats), tmp / "out.fastq", model=args.model, threads=2,
-                            batch_size=32, device="cpu", precision="auto", backend="auto")
-            print(f"| {repeats}x, 2 workers, batch 32, {stats['model']} | {stats['samples']:,} | {stats['seconds']:.1f} | "
-                  f"{stats['samples'] / stats['seconds']:,.0f} | {stats['wall_seconds']:.1f} | "
-                  f"{stats['samples'] / stats['wall_seconds']:,.0f} | {stats['peak_mb']:.0f} MB |", flush=True)
+            path = make_input(tmp, repeats)
+            for backend in args.backends:
+                stats = run_job(path, tmp / "out.fastq", model=args.model, threads=2,
+                                batch_size=32, device="cpu", precision="auto", backend=backend)
+                print(f"| {repeats}x, 2 workers, batch 32, {stats['model']} | {stats['samples']:,} | {stats['seconds']:.1f} | "
+                      f"{stats['samples'] / stats['seconds']:,.0f} | {stats['wall_seconds']:.1f} | "
+                      f"{stats['samples'] / stats['wall_seconds']:,.0f} | {stats['peak_mb']:.0f} MB |", flush=True)
 
 
 def cpu_model() -> str:

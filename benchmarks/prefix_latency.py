@@ -1,14 +1,15 @@
 """Prefix-caller latency and prefix accuracy, for adaptive sampling on a CPU.
 
     OMP_NUM_THREADS=1 python benchmarks/prefix_latency.py [--channels 512] [--seconds 0.8]
-        [--rounds 5] [--backends bf16,fp32,onnx,openvino] [--budget 0.4] [--threads 1] [--workers 2]
+        [--rounds 5] [--backends bf16,fp32,onnx,openvino,openvino-bf16] [--budget 0.4] [--threads 1] [--workers 2]
         [--models r941_4khz_fast,r941_4khz_prefix]
 
 Each model in ``--models`` (shipped names or model directories) gets all three parts.
 
 1. Latency: ``--channels`` chunks of ``--seconds`` of 4 kHz signal (the first samples of the
    50 Tombo lambda reads, cycled over the channels) in one ``PrefixCaller.call`` round, per
-   backend: torch bfloat16 autocast, torch float32, ONNX Runtime or OpenVINO float32. Median and p95 per
+   backend: torch bfloat16 autocast, torch float32, ONNX Runtime, OpenVINO float32 or OpenVINO
+   bfloat16 (``openvino-bf16``). Median and p95 per
    round, and per read.
 2. The largest channel count whose median round stays under ``--budget`` seconds (fastest
    backend).
@@ -86,6 +87,8 @@ def make_caller(backend: str, model: str = MODEL, workers: int = 1):
     from basecaller.errors import SkipLog
     from basecaller.live.prefix import PrefixCaller
 
+    if backend == "openvino-bf16":
+        return PrefixCaller(model, precision="bf16", backend="openvino", skips=SkipLog(quiet=True), workers=workers)
     if backend in ("onnx", "openvino"):
         return PrefixCaller(model, precision="fp32", backend=backend, skips=SkipLog(quiet=True), workers=workers)
     return PrefixCaller(model, precision=backend, backend="torch", skips=SkipLog(quiet=True), workers=workers)
@@ -162,7 +165,7 @@ def report_model(model: str, records, sets, args) -> None:
         start = time.perf_counter()
         callers[backend] = make_caller(backend, model, args.workers)
         setup = time.perf_counter() - start
-        times = time_rounds(callers[backend], chunks, args.rounds if backend == "bf16" else max(2, args.rounds // 2))
+        times = time_rounds(callers[backend], chunks, args.rounds if backend in ("bf16", "openvino-bf16") else max(2, args.rounds // 2))
         medians[backend] = statistics.median(times)
         samples = sum(min(len(c.signal), int(args.seconds * 4000)) for c in chunks)
         print(f"| {backend} | {medians[backend]:.3f} | {p95(times):.3f} | {1000 * medians[backend] / len(chunks):.2f} | "

@@ -9,9 +9,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-import torch
-
-from basecaller.device import select_device
+from basecaller.device import select_device, select_device_type
 from basecaller.errors import InputError, SkipLog
 from basecaller.inference.pipeline import Basecaller
 from basecaller.io.journal import CallJournal
@@ -23,7 +21,8 @@ from basecaller.io.writers import (
     read_group,
     read_ids_in_output,
 )
-from basecaller.models.directory import choose_model, load_model
+from basecaller.models.config import ModelConfig
+from basecaller.models.directory import choose_model
 
 __all__ = ["BasecallRequest", "BasecallReport", "basecall_files", "cpu_model_workers"]
 
@@ -97,12 +96,8 @@ def basecall_files(request: BasecallRequest) -> BasecallReport:
     finished read is journaled as it goes, so ``resume`` after any interruption calls only
     what is missing)."""
     check_outputs(request)
-    device = select_device(request.device)
-    workers = cpu_model_workers(request.threads) if device.type == "cpu" else 1
-    if device.type == "cpu":
-        torch.set_num_threads(1)  # one thread per model worker: faster than intra-op threads here
-    elif request.threads:
-        torch.set_num_threads(request.threads)
+    device = "cpu" if select_device_type(request.device) == "cpu" else select_device(request.device)
+    workers = cpu_model_workers(request.threads) if device == "cpu" else 1
     report = BasecallReport()
     files = find_signal_files(request.inputs, report.skips)
     if not files:
@@ -119,13 +114,12 @@ def basecall_files(request: BasecallRequest) -> BasecallReport:
     if first is None:  # nothing (left) to call: the outputs still appear, complete
         groups, caller = {}, None
     else:
-        model = load_model(choose_model(request.model, first))
-        report.model = model.config.name
-        groups = {run_id: read_group(run_id, model.config.name, info["flow_cell_id"])
-                  for run_id, info in scan_runs(files).items()}
-        caller = _caller(model, device, workers, request, report.skips, groups)
-        report.model = f"{model.config.name} ({caller.backend})"
-        recovered = _same_model(recovered, model.config.name)
+        model_dir = choose_model(request.model, first)
+        name = ModelConfig.load(f"{model_dir}/config.toml").name
+        groups = {run_id: read_group(run_id, name, info["flow_cell_id"]) for run_id, info in scan_runs(files).items()}
+        caller = _caller(model_dir, device, workers, request, report.skips, groups)
+        report.model = f"{name} ({caller.backend})"
+        recovered = _same_model(recovered, name)
     with open_writers(request.output, dict(groups.values()), request.emit_moves, request.summary,
                       resume=resume_old) as writers, _journaling(journal):
         _replay(recovered, writers, read_ids_in_output(request.output) if resume_old else set())
@@ -135,13 +129,23 @@ def basecall_files(request: BasecallRequest) -> BasecallReport:
     return report
 
 
-def _caller(model, device, workers: int, request: BasecallRequest, skips: SkipLog, groups: dict) -> Basecaller:
-    return Basecaller(model, device=device, batch_size=request.batch_size, model_workers=workers,
+def _caller(model_dir: str, device, workers: int, request: BasecallRequest, skips: SkipLog, groups: dict) -> Basecaller:
+    """The Basecaller of a job; torch (imported only for the torch backend) runs one thread per
+    model worker on a CPU (faster than intra-op threads here), ``threads`` on a GPU."""
+    caller = Basecaller(model_dir, device=device, batch_size=request.batch_size, model_workers=workers,
                       window=request.window, overlap=request.overlap, beam_size=request.beam_size,
                       int8=request.int8, precision=request.precision, backend=request.backend, min_samples=request.min_samples,
                       emit_moves=request.emit_moves, skips=skips,
                       read_groups={run: rg for run, (rg, _) in groups.items()},
                       check_chemistry=request.check_chemistry)
+    if caller.backend == "torch":
+        import torch
+
+        if device == "cpu":
+            torch.set_num_threads(1)
+        elif request.threads:
+            torch.set_num_threads(request.threads)
+    return caller
 
 
 def _recover(journal: CallJournal, request: BasecallRequest) -> list:

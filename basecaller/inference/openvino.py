@@ -1,6 +1,8 @@
-"""Run a basecaller model with OpenVINO (``pip install openvino``, the ``openvino`` extra) in
-float32 on CPUs without native bfloat16 units, where it is faster than ONNX Runtime and torch.
-It compiles the same cached ONNX export as ``basecaller.inference.onnx``."""
+"""Run a basecaller model with OpenVINO (``pip install openvino``, the ``openvino`` extra): in
+float32 on CPUs without native bfloat16 units, where it is faster than ONNX Runtime and torch,
+and in bfloat16 on CPUs with them (AVX512-BF16, AMX), where it was 1.1-1.3x faster than torch's
+bf16 autocast on a Zen 4 EPYC. It compiles the same cached ONNX export as
+``basecaller.inference.onnx``."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ import numpy as np
 
 from basecaller.inference.onnx import cached_onnx, export_onnx
 
-__all__ = ["OpenVinoRunner", "openvino_available"]
+__all__ = ["PRECISIONS", "OpenVinoRunner", "openvino_available"]
+
+PRECISIONS = ("f32", "bf16")
 
 
 def openvino_available() -> bool:
@@ -25,15 +29,19 @@ class OpenVinoRunner:
     """``(B, T) float32 -> (B, T // stride, C)`` model scores through one compiled OpenVINO model.
 
     ``threads`` streams of one CPU thread each: each calling thread gets its own infer request
-    (OpenVINO releases the GIL while it runs), so ``threads`` model workers run in parallel."""
+    (OpenVINO releases the GIL while it runs), so ``threads`` model workers run in parallel.
+    ``precision``: ``f32``, or ``bf16`` (inputs and outputs stay float32) on CPUs with bf16 units."""
 
     name = "openvino"
 
-    def __init__(self, model, threads: int = 1, path: str | os.PathLike | None = None):
+    def __init__(self, model, threads: int = 1, path: str | os.PathLike | None = None, precision: str = "f32"):
         import openvino as ov
 
+        if precision not in PRECISIONS:
+            raise ValueError(f"OpenVINO precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+        self.precision = precision
         threads = max(1, threads)
-        settings = {"INFERENCE_PRECISION_HINT": "f32", "NUM_STREAMS": threads, "INFERENCE_NUM_THREADS": threads}
+        settings = {"INFERENCE_PRECISION_HINT": precision, "NUM_STREAMS": threads, "INFERENCE_NUM_THREADS": threads}
         path = path if path is not None else cached_onnx(model)
         if path is None:
             with tempfile.TemporaryDirectory(prefix="basecaller-openvino-") as folder:

@@ -7,28 +7,32 @@ queues (``basecaller.inference.stream.background``), so memory stays flat for an
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from basecaller.ctc.decode import QscoreCalibration
 from basecaller.errors import InputError, SkipLog
-from basecaller.inference.prepare import prepare_for_inference
 from basecaller.inference.stream import background, ordered_map
 from basecaller.io.chemistry import detect_chemistry
 from basecaller.io.read import Read
 from basecaller.io.records import CalledRead
 from basecaller.models.config import ModelConfig
 from basecaller.models.contract import BasecallModel, decode_scores
-from basecaller.precision import autocast, autocast_dtype
+from basecaller.models.directory import find_model_dir
+from basecaller.precision import resolve_precision
 from basecaller.signal.batch import batchify, unbatchify
 from basecaller.signal.chunk import stitch_windows, window_signal
 from basecaller.signal.normalise import normalise_read
 from basecaller.signal.resample import resample
 from basecaller.signal.trim import open_pore_trim
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["BACKENDS", "Basecaller", "choose_backend", "make_runner", "prepare_for_inference"]
 
@@ -44,34 +48,71 @@ def _runner_available(backend: str) -> bool:
     return {"onnx": onnx_available, "openvino": openvino_available}[backend]()
 
 
-def choose_backend(backend: str, device: torch.device, autocast_to: torch.dtype | None, int8: bool) -> str:
-    """``torch``, ``onnx`` or ``openvino``. ``auto``: where torch would run float32 on a CPU (no
-    native bf16 units, no int8), OpenVINO if installed, else ONNX Runtime if installed (both are
-    faster there); torch everywhere else."""
+def _device_type(device) -> str:
+    return getattr(device, "type", None) or str(device).split(":")[0]
+
+
+def _precision_name(precision) -> str | None:
+    """"bf16", "fp16" or None (float32) from a name or a torch dtype."""
+    if precision is None or isinstance(precision, str):
+        return precision
+    return {"torch.bfloat16": "bf16", "torch.float16": "fp16"}.get(str(precision))
+
+
+def choose_backend(backend: str, device, precision, int8: bool) -> str:
+    """``torch``, ``onnx`` or ``openvino`` for a device (type name or torch.device) and the
+    arithmetic it runs in ("bf16"/"fp16"/None, or the torch dtype). ``auto``: on a CPU, OpenVINO
+    where installed (float32 without native bf16 units, bfloat16 with them: faster than torch in
+    both), else ONNX Runtime where torch would run float32; torch with ``int8`` and on GPUs."""
     if backend not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
-    plain_cpu = device.type == "cpu" and autocast_to is None and not int8
+    on_cpu, precision = _device_type(device) == "cpu" and not int8, _precision_name(precision)
+    plain_cpu, bf16_cpu = on_cpu and precision is None, on_cpu and precision == "bf16"
+    if backend == "onnx" and not plain_cpu:
+        raise InputError("the onnx backend runs float32 on the CPU only (not with --int8, bf16/fp16 or a GPU)")
+    if backend == "openvino" and not (plain_cpu or bf16_cpu):
+        raise InputError("the openvino backend runs float32 or bfloat16 on the CPU only (not with --int8, fp16 or a GPU)")
     if backend in _RUNNER_PACKAGES:
-        if not plain_cpu:
-            raise InputError(f"the {backend} backend runs float32 on the CPU only (not with --int8, bf16/fp16 or a GPU)")
         if not _runner_available(backend):
             raise InputError(f"the {backend} backend needs {_RUNNER_PACKAGES[backend]}")
         return backend
     if backend == "auto" and plain_cpu:
         return next((name for name in ("openvino", "onnx") if _runner_available(name)), "torch")
+    if backend == "auto" and bf16_cpu and _runner_available("openvino"):
+        return "openvino"
     return "torch"
 
 
-def make_runner(backend: str, model: BasecallModel, workers: int = 1):
+def make_runner(backend: str, model: BasecallModel | None, workers: int = 1, precision=None,
+                directory: str | os.PathLike | None = None):
     """The runner of a chosen backend other than torch: a callable from (B, T) float32 windows to
-    (B, T', C) scores that ``workers`` threads may call at once."""
+    (B, T', C) scores that ``workers`` threads may call at once (OpenVINO in bfloat16 when
+    ``precision`` says bf16). With ``directory`` instead of ``model`` the model's cached ONNX
+    export is used, and torch is imported only to make it."""
+    path = None
+    if directory is not None:
+        from basecaller.inference.onnx import cached_onnx_for_directory
+
+        path = cached_onnx_for_directory(directory)
+        if path is None:  # no writable cache: export from the loaded model into a temporary file
+            from basecaller.models.directory import load_model
+
+            model = load_model(directory)
     if backend == "onnx":
         from basecaller.inference.onnx import OnnxRunner
 
-        return OnnxRunner(model)
+        return OnnxRunner(model, path=path)
     from basecaller.inference.openvino import OpenVinoRunner
 
-    return OpenVinoRunner(model, threads=workers)
+    return OpenVinoRunner(model, threads=workers, path=path,
+                          precision="bf16" if _precision_name(precision) == "bf16" else "f32")
+
+
+def prepare_for_inference(model: BasecallModel, device: torch.device, int8: bool = False):
+    """``basecaller.inference.prepare.prepare_for_inference`` (imported here on first use: torch)."""
+    from basecaller.inference.prepare import prepare_for_inference as prepare
+
+    return prepare(model, device, int8)
 
 
 @dataclass
@@ -89,20 +130,29 @@ class Basecaller:
     Bad reads (too short, wrong chemistry) are counted in ``skips`` and passed over.
     """
 
-    def __init__(self, model: BasecallModel, *, device: str | torch.device = "cpu", batch_size: int | None = None,
-                 window: int | None = None, overlap: int | None = None, beam_size: int = 0, int8: bool = False,
-                 precision: str = "auto", model_workers: int = 1, min_samples: int = 200, emit_moves: bool = True, skips: SkipLog | None = None,
+    def __init__(self, model: BasecallModel | str | os.PathLike, *, device: str | torch.device = "cpu",
+                 batch_size: int | None = None, window: int | None = None, overlap: int | None = None,
+                 beam_size: int = 0, int8: bool = False, precision: str = "auto", model_workers: int = 1,
+                 min_samples: int = 200, emit_moves: bool = True, skips: SkipLog | None = None,
                  read_groups: dict[str, str] | None = None, check_chemistry: bool = True, backend: str = "auto"):
-        self.config: ModelConfig = model.config
-        self.device = torch.device(device)
-        self.autocast = None if int8 else autocast_dtype(precision, self.device)
-        self.backend = choose_backend(backend, self.device, self.autocast, int8)
+        directory = None if hasattr(model, "config") else find_model_dir(model)
+        self.config: ModelConfig = model.config if directory is None else ModelConfig.load(directory / "config.toml")
+        self.precision = None if int8 else resolve_precision(precision, _device_type(device))
+        self.backend = choose_backend(backend, device, self.precision, int8)
         self.model_workers = max(1, model_workers)
-        if self.backend == "torch":
-            self.runner = None
-            self.model = prepare_for_inference(model, self.device, int8)
+        self.runner = self.model = self.autocast = None
+        self.device = device
+        if self.backend == "torch":  # the only path that imports torch (a model directory is loaded here)
+            import torch
+
+            from basecaller.models.directory import load_model
+
+            self.device = torch.device(device)
+            self.autocast = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+            self.model = prepare_for_inference(load_model(directory) if directory else model, self.device, int8)
         else:
-            self.runner = make_runner(self.backend, model, self.model_workers)
+            self.runner = make_runner(self.backend, None if directory else model, self.model_workers,
+                                      self.precision, directory)
         self.stride = self.config.stride
         self.window = window or self.config.window
         self.overlap = self.config.overlap if overlap is None else overlap
@@ -153,13 +203,15 @@ class Basecaller:
             pending[key] = _Pending(read, trimmed, starts, len(signal), self.read_groups.get(read.run_id, ""))
             yield key, windows
 
-    @torch.inference_mode()
     def _run_model(self, windows: np.ndarray) -> np.ndarray:
         if self.runner is not None:
             return self.runner(windows)
-        signal = torch.from_numpy(windows).to(self.device)
-        with autocast(self.device, self.autocast):
-            return self.model(signal).float().cpu().numpy()  # (B, T', 5)
+        import torch
+
+        from basecaller.precision import autocast
+
+        with torch.inference_mode(), autocast(self.device, self.autocast):
+            return self.model(torch.from_numpy(windows).to(self.device)).float().cpu().numpy()  # (B, T', C)
 
     def _decode(self, item: _Pending, outputs: np.ndarray) -> CalledRead:
         log_probs = stitch_windows(outputs, item.starts, item.num_samples, self.window, self.stride)

@@ -100,8 +100,9 @@ class PrefixCaller:
     threads (one core each with torch at one thread: ``torch.set_num_threads(1)``).
     ``runner``: an optional replacement for the torch forward pass, ``(B, T) float32 ->
     (B, T // stride, 5) log-probabilities`` (``basecaller.inference.onnx.OnnxRunner`` is one).
-    ``backend``: without a ``runner``, ``auto`` runs OpenVINO (else ONNX Runtime) where torch
-    would run float32 on a CPU (no native bf16); ``torch``, ``onnx`` or ``openvino`` force one.
+    ``backend``: without a ``runner``, ``auto`` runs OpenVINO on a CPU where it is installed (bf16
+    on CPUs with bf16 units, else float32; else ONNX Runtime where torch would run float32);
+    ``torch``, ``onnx`` or ``openvino`` force one.
     """
 
     def __init__(self, model="r941_4khz_fast", *, device: str = "cpu", precision: str = "auto",
@@ -125,7 +126,7 @@ class PrefixCaller:
         self.autocast = autocast_dtype(precision, self.device)
         if runner is None:
             chosen = choose_backend(backend, self.device, self.autocast, False)
-            runner = None if chosen == "torch" else make_runner(chosen, model, max(1, workers))
+            runner = None if chosen == "torch" else make_runner(chosen, model, max(1, workers), self.autocast)
         self.runner = runner
         self.model = prepare_for_inference(model, self.device) if runner is None else None
         self.backend = "torch" if runner is None else getattr(runner, "name", "custom")

@@ -6,13 +6,15 @@ transition scores (C = 4^k * 5), as ``config.head_type`` says.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
-from torch import Tensor, nn
 
 from basecaller.ctc.decode import Decoded, QscoreCalibration, beam_decode, greedy_decode
 from basecaller.models.config import ModelConfig
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
 
 __all__ = ["BasecallModel", "decode_scores"]
 

@@ -9,16 +9,18 @@ from __future__ import annotations
 import os
 import pickle
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from basecaller.errors import InputError
 from basecaller.io.atomic import atomic_directory
 from basecaller.io.chemistry import detect_chemistry
 from basecaller.io.read import Read
 from basecaller.models.config import ModelConfig
-from basecaller.models.crf import build_model
-from basecaller.models.ctc import CTCModel
+
+if TYPE_CHECKING:  # torch is imported when a model is built, so finding one stays light
+    import torch
+
+    from basecaller.models.ctc import CTCModel
 
 __all__ = ["SHIPPED_DIR", "choose_model", "default_model_name", "find_model_dir", "load_model", "save_model_dir",
            "shipped_models"]
@@ -69,6 +71,10 @@ def choose_model(name: str, first_read: Read | None) -> str:
 
 def load_model(model_dir: str | os.PathLike, device: str | torch.device = "cpu") -> CTCModel:
     """Build the model a directory (or shipped model name) describes and load its weights."""
+    import torch
+
+    from basecaller.models.crf import build_model
+
     folder = find_model_dir(model_dir)
     config = ModelConfig.load(folder / "config.toml")
     model = build_model(config)
@@ -84,6 +90,8 @@ def load_model(model_dir: str | os.PathLike, device: str | torch.device = "cpu")
 def save_model_dir(folder: str | os.PathLike, model: CTCModel) -> Path:
     """Write config.toml and weights.pt into ``folder`` atomically (staging folder + rename),
     keeping the old folder's ``checkpoints``."""
+    import torch
+
     folder = Path(folder)
     with atomic_directory(folder, keep=("checkpoints",)) as staging:
         (staging / "config.toml").write_text(model.config.dumps())
