@@ -7,6 +7,7 @@ bf16 autocast on a Zen 4 EPYC. It compiles the same cached ONNX export as
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import tempfile
 import threading
@@ -41,7 +42,8 @@ class OpenVinoRunner:
             raise ValueError(f"OpenVINO precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
         self.precision = precision
         threads = max(1, threads)
-        settings = {"INFERENCE_PRECISION_HINT": precision, "NUM_STREAMS": threads, "INFERENCE_NUM_THREADS": threads}
+        settings = {"INFERENCE_PRECISION_HINT": precision, "NUM_STREAMS": threads, "INFERENCE_NUM_THREADS": threads,
+                    **json.loads(os.environ.get("BASECALLER_OPENVINO_CONFIG") or "{}")}
         path = path if path is not None else cached_onnx(model)
         if path is None:
             with tempfile.TemporaryDirectory(prefix="basecaller-openvino-") as folder:
