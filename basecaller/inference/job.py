@@ -24,7 +24,8 @@ from basecaller.io.writers import (
 from basecaller.models.config import ModelConfig
 from basecaller.models.directory import choose_model
 
-__all__ = ["BasecallRequest", "BasecallReport", "basecall_files", "cpu_model_workers"]
+__all__ = ["BasecallRequest", "BasecallReport", "basecall_files", "cpu_model_workers", "job_device",
+           "set_torch_threads"]
 
 
 @dataclass
@@ -96,7 +97,7 @@ def basecall_files(request: BasecallRequest) -> BasecallReport:
     finished read is journaled as it goes, so ``resume`` after any interruption calls only
     what is missing)."""
     check_outputs(request)
-    device = "cpu" if select_device_type(request.device) == "cpu" else select_device(request.device)
+    device = job_device(request.device)
     workers = cpu_model_workers(request.threads) if device == "cpu" else 1
     report = BasecallReport()
     files = find_signal_files(request.inputs, report.skips)
@@ -130,22 +131,32 @@ def basecall_files(request: BasecallRequest) -> BasecallReport:
 
 
 def _caller(model_dir: str, device, workers: int, request: BasecallRequest, skips: SkipLog, groups: dict) -> Basecaller:
-    """The Basecaller of a job; torch (imported only for the torch backend) runs one thread per
-    model worker on a CPU (faster than intra-op threads here), ``threads`` on a GPU."""
     caller = Basecaller(model_dir, device=device, batch_size=request.batch_size, model_workers=workers,
                       window=request.window, overlap=request.overlap, beam_size=request.beam_size,
                       int8=request.int8, precision=request.precision, backend=request.backend, min_samples=request.min_samples,
                       emit_moves=request.emit_moves, skips=skips,
                       read_groups={run: rg for run, (rg, _) in groups.items()},
                       check_chemistry=request.check_chemistry)
-    if caller.backend == "torch":
-        import torch
-
-        if device == "cpu":
-            torch.set_num_threads(1)
-        elif request.threads:
-            torch.set_num_threads(request.threads)
+    set_torch_threads(caller, request.threads)
     return caller
+
+
+def job_device(device: str):
+    """"cpu" (without importing torch where no GPU driver exists), else the torch.device."""
+    return "cpu" if select_device_type(device) == "cpu" else select_device(device)
+
+
+def set_torch_threads(caller: Basecaller, threads: int | None) -> None:
+    """For the torch backend: one torch thread per model worker on a CPU (faster than intra-op
+    threads here), ``threads`` on a GPU; other backends set their own threads."""
+    if caller.backend != "torch":
+        return
+    import torch
+
+    if caller.device.type == "cpu":
+        torch.set_num_threads(1)
+    elif threads:
+        torch.set_num_threads(threads)
 
 
 def _recover(journal: CallJournal, request: BasecallRequest) -> list:

@@ -411,25 +411,22 @@ class LiveWatcher:
         from basecaller.io.writers import read_group
 
         if self._caller is None:
-            import torch
-
-            from basecaller.device import select_device
-            from basecaller.inference.job import cpu_model_workers
+            from basecaller.inference.job import cpu_model_workers, job_device, set_torch_threads
             from basecaller.inference.pipeline import Basecaller
-            from basecaller.models.directory import choose_model, load_model
+            from basecaller.models.directory import choose_model
 
             options = self.options
-            device = select_device(options.device)
-            workers = cpu_model_workers(options.threads) if device.type == "cpu" else 1
-            if device.type == "cpu":
-                torch.set_num_threads(1)
-            model = load_model(choose_model(options.model, first))
-            self._caller = Basecaller(model, device=device, batch_size=options.batch_size, model_workers=workers,
+            device = job_device(options.device)
+            workers = cpu_model_workers(options.threads) if str(device) == "cpu" else 1
+            self._caller = Basecaller(choose_model(options.model, first), device=device,
+                                      batch_size=options.batch_size, model_workers=workers,
                                       precision=options.precision, backend=options.backend,
                                       min_samples=options.min_samples,
                                       emit_moves=False, skips=self.report.skips, read_groups={},
                                       check_chemistry=options.check_chemistry)
-            self.log(f"live: model {model.config.name} on {device} ({self._caller.backend}), {workers} model worker(s)")
+            set_torch_threads(self._caller, options.threads)
+            self.log(f"live: model {self._caller.config.name} on {device} ({self._caller.backend}), "
+                     f"{workers} model worker(s)")
         name = self._caller.config.name
         groups = {first.run_id: read_group(first.run_id, name, first.flow_cell_id)}
         if self.options.output_format == "bam":  # the BAM header lists every run's read group up front
