@@ -29,14 +29,14 @@ POD5 = REPO / "data_samples" / "lambda_r941" / "reads.pod5"
 
 
 def run_phase(rate: float, files: int, threads: int, settle: float, duration: float | None = None,
-              model: str = "r941_4khz_fast") -> dict:
+              model: str = "r941_4khz_fast", backend: str = "auto") -> dict:
     from basecaller.live.playback import FileWriter
     from basecaller.live.watch import JOURNAL, LiveOptions, LiveWatcher
 
     with tempfile.TemporaryDirectory() as tmp:
         watch, out = Path(tmp) / "pod5", Path(tmp) / "out"
         writer = FileWriter([POD5], watch, reads_per_file=7, samples_per_s=rate, repeat=files)
-        watcher = LiveWatcher(LiveOptions(str(watch), str(out), model=model, threads=threads,
+        watcher = LiveWatcher(LiveOptions(str(watch), str(out), model=model, threads=threads, backend=backend,
                                           poll_interval_s=0.1, settle_s=settle, progress=False),
                               log=lambda line: None)
         FileWriter([POD5], watch, reads_per_file=7, prefix="warmup").run()  # loads the model first
@@ -77,16 +77,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--model", default="r941_4khz_fast")
     parser.add_argument("--settle", type=float, default=0.5)
+    parser.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx", "openvino"])
     args = parser.parse_args()
     from basecaller.live.playback import MINION_SAMPLES_PER_S
 
-    print(f"# live_latency: {args.model}, {args.threads} model thread(s), settle {args.settle} s, poll 0.1 s")
-    a = run_phase(args.rate, args.files, args.threads, args.settle, model=args.model)
+    print(f"# live_latency: {args.model} ({args.backend} backend), {args.threads} model thread(s), settle {args.settle} s, poll 0.1 s")
+    a = run_phase(args.rate, args.files, args.threads, args.settle, model=args.model, backend=args.backend)
     lat = a["latencies"]
     print(f"latency at {args.rate:,.0f} samples/s written ({len(lat)} files of 197,019 samples): file complete -> "
           f"calls on disk median {statistics.median(lat):.2f} s, p95 {np.percentile(lat, 95):.2f} s, "
           f"max {max(lat):.2f} s")
-    b = run_phase(MINION_SAMPLES_PER_S, 10000, args.threads, args.settle, duration=args.minion_seconds, model=args.model)
+    b = run_phase(MINION_SAMPLES_PER_S, 10000, args.threads, args.settle, duration=args.minion_seconds, model=args.model,
+                  backend=args.backend)
     print(f"MinION rate ({MINION_SAMPLES_PER_S:,} samples/s offered) for {args.minion_seconds:g} s: written "
           f"{b['written']} files ({b['written_rate']:,.0f} samples/s actually written), called {b['called']} "
           f"files = {b['called_rate']:,.0f} samples/s; backlog when writing stopped: {b['written'] - b['called']} files")
