@@ -228,7 +228,7 @@ class PrefixCaller:
         return np.concatenate(pieces) if pieces else raw
 
     def _prepare(self, index: int, chunk: SignalChunk) -> _Ready | PrefixCall:
-        from basecaller.signal.normalise import median_mad, normalise
+        from basecaller.signal.normalise import median_mad, median_mad_dac, normalise
         from basecaller.signal.resample import resample
         from basecaller.signal.trim import open_pore_trim
 
@@ -243,10 +243,14 @@ class PrefixCaller:
         signal = (raw.astype(np.float32) + np.float32(chunk.offset)) * np.float32(chunk.scale)
         if signal.dtype.kind == "f" and not np.isfinite(signal).all():
             return self._skip(chunk, "signal holds NaN or infinite samples", "bad signal", len(raw))
+        norm = self.config.normalisation
         if rate != self.sample_rate_hz:
             signal = resample(signal, rate, self.sample_rate_hz)
-        norm = self.config.normalisation
-        shift, scale = median_mad(signal, norm.mad_factor)
+            shift, scale = median_mad(signal, norm.mad_factor)
+        elif np.issubdtype(raw.dtype, np.integer):  # exact, from the DAC histogram: 8x faster than sorting
+            shift, scale = median_mad_dac(raw, chunk.offset, chunk.scale, norm.mad_factor)
+        else:
+            shift, scale = median_mad(signal, norm.mad_factor)
         signal = normalise(signal, shift, scale, norm.clip)
         trimmed = open_pore_trim(signal, max_fraction=self.trim_max_fraction) if self.trim else 0
         signal = signal[trimmed:]
