@@ -32,8 +32,9 @@ def add_arguments(parser) -> None:
                         help="model arithmetic: auto = fp16 on CUDA, bf16 on CPUs with native bf16 "
                              "(AVX512-BF16/AMX), else fp32")
     parser.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx", "openvino"],
-                        help="CPU inference engine: auto = OpenVINO (else ONNX Runtime) where torch would run "
-                             "fp32 on the CPU (no native bf16) and it is installed, else torch")
+                        help="CPU inference engine: auto = OpenVINO on a CPU where it is installed (bf16 on CPUs "
+                             "with bf16 units, else fp32; it then runs without importing torch), else ONNX Runtime "
+                             "where torch would run fp32, else torch")
     parser.add_argument("--threads", type=int,
                         help="CPU: model worker threads, one core each (default: every core); GPU: torch CPU threads")
     parser.add_argument("--ignore-chemistry", action="store_true", help="basecall reads of another chemistry")
