@@ -161,7 +161,7 @@ def test_openvino_bf16_calls_like_torch_bf16():
         assert abs(len(ours.sequence) - len(theirs.sequence)) <= 0.02 * len(theirs.sequence)
 
 
-def test_openvino_job_never_imports_torch(tmp_path):
+def test_openvino_job_never_imports_torch(tmp_path, monkeypatch):
     """With the model's ONNX export cached, a whole basecall job on the OpenVINO backend runs in a
     process where importing torch fails, and writes what the same job writes with torch loaded."""
     pytest.importorskip("openvino")
@@ -171,14 +171,11 @@ def test_openvino_job_never_imports_torch(tmp_path):
 
     from basecaller.inference.job import BasecallRequest, basecall_files
 
-    env = {**os.environ, "BASECALLER_CACHE": str(tmp_path / "cache")}
+    monkeypatch.setenv("BASECALLER_CACHE", str(tmp_path / "cache"))
     reads = str(DATA_SAMPLES / "lambda_r941" / "reads.pod5")
     request = dict(inputs=[reads], model="r941_4khz_lite", backend="openvino", device="cpu", progress=False)
-    os.environ["BASECALLER_CACHE"] = env["BASECALLER_CACHE"]
-    try:
-        basecall_files(BasecallRequest(output=str(tmp_path / "with_torch.fastq"), **request))  # exports once
-    finally:
-        del os.environ["BASECALLER_CACHE"]
+    basecall_files(BasecallRequest(output=str(tmp_path / "with_torch.fastq"), **request))  # exports once
+    env = dict(os.environ)
     script = ("import sys; sys.modules['torch'] = None\n"  # any import of torch now raises
               "from basecaller.inference.job import BasecallRequest, basecall_files\n"
               f"report = basecall_files(BasecallRequest(output={str(tmp_path / 'no_torch.fastq')!r}, **{request!r}))\n"
@@ -209,3 +206,19 @@ def test_openvino_runner_reuses_infer_requests_across_threads(tmp_path, monkeypa
         thread.join()
     assert runner._idle.qsize() == 1
     assert all(np.array_equal(out, outputs[0]) for out in outputs) and outputs[0].shape == (2, 400, 5)
+
+
+def test_openvino_from_a_directory_without_a_writable_cache(tmp_path, monkeypatch):
+    """No cache folder can be made: the model is loaded with torch and exported to a temporary
+    file for this run, and calls as it does with the cache."""
+    pytest.importorskip("openvino")
+    from basecaller.inference.pipeline import Basecaller
+
+    reads = list(open_reads(DATA_SAMPLES / "lambda_r941" / "reads.pod5"))[:2]
+    monkeypatch.setenv("BASECALLER_CACHE", str(tmp_path / "cache"))
+    cached = [c.sequence for c in Basecaller("r941_4khz_lite", backend="openvino").call(reads)]
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("BASECALLER_CACHE", str(tmp_path / "file"))
+    caller = Basecaller("r941_4khz_lite", backend="openvino")
+    assert caller.backend == "openvino" and not (tmp_path / "file" / "onnx").exists()
+    assert [c.sequence for c in caller.call(reads)] == cached
