@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import tempfile
 import queue
+import tempfile
 
 import numpy as np
 
