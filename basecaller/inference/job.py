@@ -21,7 +21,6 @@ from basecaller.io.writers import (
     read_group,
     read_ids_in_output,
 )
-from basecaller.models.config import ModelConfig
 from basecaller.models.directory import choose_model
 
 __all__ = ["BasecallRequest", "BasecallReport", "basecall_files", "cpu_model_workers", "job_device",
@@ -115,10 +114,10 @@ def basecall_files(request: BasecallRequest) -> BasecallReport:
     if first is None:  # nothing (left) to call: the outputs still appear, complete
         groups, caller = {}, None
     else:
-        model_dir = choose_model(request.model, first)
-        name = ModelConfig.load(f"{model_dir}/config.toml").name
+        caller = _caller(choose_model(request.model, first), device, workers, request, report.skips)
+        name = caller.config.name
         groups = {run_id: read_group(run_id, name, info["flow_cell_id"]) for run_id, info in scan_runs(files).items()}
-        caller = _caller(model_dir, device, workers, request, report.skips, groups)
+        caller.read_groups.update({run: rg for run, (rg, _) in groups.items()})
         report.model = f"{name} ({caller.backend})"
         recovered = _same_model(recovered, name)
     with open_writers(request.output, dict(groups.values()), request.emit_moves, request.summary,
@@ -130,13 +129,11 @@ def basecall_files(request: BasecallRequest) -> BasecallReport:
     return report
 
 
-def _caller(model_dir: str, device, workers: int, request: BasecallRequest, skips: SkipLog, groups: dict) -> Basecaller:
+def _caller(model_dir: str, device, workers: int, request: BasecallRequest, skips: SkipLog) -> Basecaller:
     caller = Basecaller(model_dir, device=device, batch_size=request.batch_size, model_workers=workers,
                       window=request.window, overlap=request.overlap, beam_size=request.beam_size,
                       int8=request.int8, precision=request.precision, backend=request.backend, min_samples=request.min_samples,
-                      emit_moves=request.emit_moves, skips=skips,
-                      read_groups={run: rg for run, (rg, _) in groups.items()},
-                      check_chemistry=request.check_chemistry)
+                      emit_moves=request.emit_moves, skips=skips, check_chemistry=request.check_chemistry)
     set_torch_threads(caller, request.threads)
     return caller
 
