@@ -35,7 +35,17 @@ step "$OUT/simfit_ecoli" basecaller chunks "$OUT/sim/ecoli" --source simulated \
     -o "$OUT/simfit_ecoli" "${CHUNKS[@]}"
 step "$OUT/simfit_lambda" basecaller chunks "$OUT/sim/lambda" --source simulated \
     -o "$OUT/simfit_lambda" "${CHUNKS[@]}"
-echo "R9.4 chunk sets in $OUT: lambda/{train,valid} ecoli_f5c/{train,valid} meteore simfit_ecoli simfit_lambda"
+# Session 13's larger simulated sets (the from-scratch CRF runs, README "Session 13"): 3,000 E. coli
+# and 600 lambda reads of the fitted simulator, off the same held-out windows.
+step "$OUT/sim/ecoli_big" basecaller simulate --fasta "$DATA/references/ecoli_k12_mg1655.fna.gz" \
+    -n 3000 --exclude NC_000913.3:505000-540000 --seed 21 -o "$OUT/sim/ecoli_big"
+step "$OUT/sim/lambda_big" basecaller simulate --fasta "$DATA/r941_lambda_tombo/Lambda_phage.fna" \
+    -n 600 --exclude "$LAMBDA_HOLDOUT" --seed 22 -o "$OUT/sim/lambda_big"
+step "$OUT/simbig_ecoli" basecaller chunks "$OUT/sim/ecoli_big" --source simulated \
+    -o "$OUT/simbig_ecoli" "${CHUNKS[@]}"
+step "$OUT/simbig_lambda" basecaller chunks "$OUT/sim/lambda_big" --source simulated \
+    -o "$OUT/simbig_lambda" "${CHUNKS[@]}"
+echo "R9.4 chunk sets in $OUT: lambda/{train,valid} ecoli_f5c/{train,valid} meteore simfit_ecoli simfit_lambda simbig_ecoli simbig_lambda"
 
 # R10.4.1 (4 kHz), cut every 500 samples as the last stages of r1041_4khz_fast: the 28 remora reads
 # (hg38 labels from the BAMs' MD tags) outside chr13:52314000-52318100, the 27 squigualiser reads
