@@ -27,24 +27,20 @@ step "$OUT/ecoli_f5c" basecaller chunks "$DATA/r94_ecoli_f5c/mapped_signal_nanop
     --source taiyaki -o "$OUT/ecoli_f5c" "${CHUNKS[@]}" --holdout "$ECOLI_HOLDOUT"
 step "$OUT/meteore" basecaller chunks "$DATA/r9_ecoli_meteore_tombo/fast5" --source tombo \
     -o "$OUT/meteore" "${CHUNKS[@]}"
-step "$OUT/sim/ecoli" basecaller simulate --fasta "$DATA/references/ecoli_k12_mg1655.fna.gz" \
-    -n 800 --exclude NC_000913.3:505000-540000 --seed 11 -o "$OUT/sim/ecoli"
-step "$OUT/sim/lambda" basecaller simulate --fasta "$DATA/r941_lambda_tombo/Lambda_phage.fna" \
-    -n 200 --exclude "$LAMBDA_HOLDOUT" --seed 12 -o "$OUT/sim/lambda"
-step "$OUT/simfit_ecoli" basecaller chunks "$OUT/sim/ecoli" --source simulated \
-    -o "$OUT/simfit_ecoli" "${CHUNKS[@]}"
-step "$OUT/simfit_lambda" basecaller chunks "$OUT/sim/lambda" --source simulated \
-    -o "$OUT/simfit_lambda" "${CHUNKS[@]}"
+# simulated_set READS CHUNKS FASTA N EXCLUDE SEED: N fitted-simulator R9.4.1 reads of FASTA, kept off
+# EXCLUDE, into OUT/sim/READS, then cut into chunks in OUT/CHUNKS
+simulated_set() {
+    step "$OUT/sim/$1" basecaller simulate --fasta "$3" -n "$4" --exclude "$5" --seed "$6" -o "$OUT/sim/$1"
+    step "$OUT/$2" basecaller chunks "$OUT/sim/$1" --source simulated -o "$OUT/$2" "${CHUNKS[@]}"
+}
+ECOLI=$DATA/references/ecoli_k12_mg1655.fna.gz
+LAMBDA=$DATA/r941_lambda_tombo/Lambda_phage.fna
+simulated_set ecoli simfit_ecoli "$ECOLI" 800 NC_000913.3:505000-540000 11
+simulated_set lambda simfit_lambda "$LAMBDA" 200 "$LAMBDA_HOLDOUT" 12
 # Session 13's larger simulated sets (the from-scratch CRF runs, README "Session 13"): 3,000 E. coli
-# and 600 lambda reads of the fitted simulator, off the same held-out windows.
-step "$OUT/sim/ecoli_big" basecaller simulate --fasta "$DATA/references/ecoli_k12_mg1655.fna.gz" \
-    -n 3000 --exclude NC_000913.3:505000-540000 --seed 21 -o "$OUT/sim/ecoli_big"
-step "$OUT/sim/lambda_big" basecaller simulate --fasta "$DATA/r941_lambda_tombo/Lambda_phage.fna" \
-    -n 600 --exclude "$LAMBDA_HOLDOUT" --seed 22 -o "$OUT/sim/lambda_big"
-step "$OUT/simbig_ecoli" basecaller chunks "$OUT/sim/ecoli_big" --source simulated \
-    -o "$OUT/simbig_ecoli" "${CHUNKS[@]}"
-step "$OUT/simbig_lambda" basecaller chunks "$OUT/sim/lambda_big" --source simulated \
-    -o "$OUT/simbig_lambda" "${CHUNKS[@]}"
+# and 600 lambda reads, off the same held-out windows.
+simulated_set ecoli_big simbig_ecoli "$ECOLI" 3000 NC_000913.3:505000-540000 21
+simulated_set lambda_big simbig_lambda "$LAMBDA" 600 "$LAMBDA_HOLDOUT" 22
 echo "R9.4 chunk sets in $OUT: lambda/{train,valid} ecoli_f5c/{train,valid} meteore simfit_ecoli simfit_lambda simbig_ecoli simbig_lambda"
 
 # R10.4.1 (4 kHz), cut every 500 samples as the last stages of r1041_4khz_fast: the 28 remora reads
