@@ -101,6 +101,9 @@ def test_runner_export_of_a_crf_model_matches_torch(tmp_path, monkeypatch, runne
     assert got.shape == expected.shape == (3, 400, model.layout.num_scores)
     np.testing.assert_allclose(got, expected, atol=1e-3)
     np.testing.assert_allclose(runner(short.numpy()), expected_short, atol=1e-3)
+    again, other = runner(signal.numpy()), runner(signal[1:].numpy())  # OpenVINO: straight into new arrays
+    np.testing.assert_allclose(again, expected, atol=1e-3)  # not overwritten by the next call
+    np.testing.assert_allclose(other, expected[1:], atol=1e-3)
 
 
 def test_backend_choice():

@@ -11,7 +11,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--mix", help="comma-separated sampling weights, one per --chunks folder (e.g. 0.7,0.3)")
     parser.add_argument("--valid", help="validation chunk dataset folder")
     parser.add_argument("-o", "--output", required=True, help="model directory to write")
-    parser.add_argument("--preset", default="fast", help="architecture preset: fast (CPU), lite (about 1.7x cheaper, for CPUs without AMX) or hac (GPU)")
+    parser.add_argument("--preset", default="fast", help="architecture preset: fast (CPU), lite (about 1.7x cheaper, for CPUs without AMX), prefix (about 2x cheaper than lite, for adaptive sampling) or hac (GPU)")
     parser.add_argument("--config", help="a config.toml to start from instead of a preset")
     parser.add_argument("--chemistry", default="r9.4.1", choices=["r9.4.1", "r10.4.1"])
     parser.add_argument("--sample-rate", type=int, default=4000)

@@ -96,8 +96,9 @@ class PrefixCaller:
     ``max_samples``: only the first ``max_samples`` of a read are called.
     ``deadline_s``: if set, a round calls only as many reads as the measured model speed says
     fit in this time (the others are returned with reason "deferred ..."; send them again).
-    ``workers``: the round's batch is split into this many parts, run at once in as many
-    threads (one core each with torch at one thread: ``torch.set_num_threads(1)``).
+    ``workers``: forward threads (one core each with torch at one thread:
+    ``torch.set_num_threads(1)``). ``groups_per_worker``: the round's reads are sorted by length
+    and batched in this many groups per worker, each padded only to its own longest read.
     ``runner``: an optional replacement for the torch forward pass, ``(B, T) float32 ->
     (B, T // stride, 5) log-probabilities`` (``basecaller.inference.onnx.OnnxRunner`` is one).
     ``backend``: without a ``runner``, ``auto`` runs OpenVINO on a CPU where it is installed (bf16
@@ -110,7 +111,7 @@ class PrefixCaller:
                  trim_max_fraction: float = 0.5, accumulate: bool = False, deadline_s: float | None = None,
                  beam_size: int = 0, runner: Callable[[np.ndarray], np.ndarray] | None = None,
                  skips: SkipLog | None = None, warmup: bool = True, workers: int = 1,
-                 backend: str = "auto"):
+                 backend: str = "auto", groups_per_worker: int = 2):
         import torch
 
         from basecaller.ctc.decode import QscoreCalibration
@@ -144,6 +145,7 @@ class PrefixCaller:
         self._samples_per_s: float | None = None  # padded samples the model gets through per second
         self._pieces: dict[int, tuple[int, str, list[np.ndarray]]] = {}  # accumulate=True only
         self.workers = max(1, int(workers))
+        self.groups_per_worker = max(1, int(groups_per_worker))
         self._pool = None
         if self.workers > 1:
             from concurrent.futures import ThreadPoolExecutor
@@ -178,17 +180,17 @@ class PrefixCaller:
                                              num_samples=item.num_samples,
                                              reason=f"deferred to meet the {self.deadline_s:g} s round deadline")
         if ready:
-            length = -(-max(len(r.signal) for r in ready) // self.stride) * self.stride
-            batch = np.zeros((len(ready), length), dtype=np.float32)
-            for row, item in enumerate(ready):
-                batch[row, : len(item.signal)] = item.signal
+            groups = self._length_groups(ready)
+            batches = [self._padded(group) for group in groups]
             model_start = time.perf_counter()
-            outputs = self._forward(batch)
+            outputs = self._forward_groups(batches)
             stats.model_seconds = time.perf_counter() - model_start
-            stats.padded_samples = batch.size
-            rate = batch.size / max(stats.model_seconds, 1e-9)
+            stats.padded_samples = sum(batch.size for batch in batches)
+            rate = stats.padded_samples / max(stats.model_seconds, 1e-9)
             self._samples_per_s = rate if self._samples_per_s is None else 0.5 * (self._samples_per_s + rate)
-            for item, call in zip(ready, self._decode_all(ready, outputs), strict=True):
+            rows = [(item, output[row]) for group, output in zip(groups, outputs, strict=True)
+                    for row, item in enumerate(group)]
+            for item, call in zip((item for item, _ in rows), self._decode_all(rows), strict=True):
                 results[item.index] = call
         stats.called = len(ready)
         stats.deferred = len(deferred)
@@ -271,6 +273,34 @@ class PrefixCaller:
             keep += 1
         return ready[:keep], ready[keep:]
 
+    def _length_groups(self, ready: list[_Ready]) -> list[list[_Ready]]:
+        """The round's reads sorted by length and cut into ``groups_per_worker`` groups per worker
+        (of at least 16 reads): each group is padded only to its own longest read, which saved a
+        sixth of the padded samples on real 0.8 s prefixes (trimmed adapters differ in length)."""
+        if len(ready) < 2 * self.workers:
+            return [ready]
+        count = max(1, min(self.groups_per_worker * self.workers, len(ready) // 16))
+        ordered = sorted(ready, key=lambda item: len(item.signal))
+        return [list(part) for part in np.array_split(np.array(ordered, dtype=object), count) if len(part)]
+
+    def _padded(self, group: list[_Ready]) -> np.ndarray:
+        length = -(-max(len(item.signal) for item in group) // self.stride) * self.stride
+        batch = np.zeros((len(group), length), dtype=np.float32)
+        for row, item in enumerate(group):
+            batch[row, : len(item.signal)] = item.signal
+        return batch
+
+    def _forward_groups(self, batches: list[np.ndarray]) -> list[np.ndarray]:
+        """The model's scores for each batch, in the worker threads when there are several."""
+        if len(batches) == 1:
+            return [self._forward(batches[0])]
+        if self._pool is None:
+            return [self._forward_part(batch) for batch in batches]
+        # longest first, so that the last batches to start are the short ones
+        order = sorted(range(len(batches)), key=lambda i: -batches[i].size)
+        done = dict(zip(order, self._pool.map(self._forward_part, [batches[i] for i in order]), strict=True))
+        return [done[i] for i in range(len(batches))]
+
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         """The model's scores for a batch: split across the worker threads when there are several."""
         if self._pool is None or len(batch) < 2 * self.workers:
@@ -288,16 +318,16 @@ class PrefixCaller:
         with torch.inference_mode(), autocast(self.device, self.autocast):
             return self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
 
-    def _decode_all(self, ready: list[_Ready], outputs: np.ndarray) -> list[PrefixCall]:
-        """Each read's call from its rows of ``outputs``, in the worker threads when there are
-        several (the CRF decoder's compiled kernels release the GIL)."""
-        def decode(row: int) -> PrefixCall:
-            item = ready[row]
-            return self._decode(item, outputs[row, : -(-len(item.signal) // self.stride)])
+    def _decode_all(self, rows: list[tuple[_Ready, np.ndarray]]) -> list[PrefixCall]:
+        """Each read's call from its row of scores, in the worker threads when there are several
+        (the CRF decoder's compiled kernels release the GIL)."""
+        def decode(pair: tuple[_Ready, np.ndarray]) -> PrefixCall:
+            item, scores = pair
+            return self._decode(item, scores[: -(-len(item.signal) // self.stride)])
 
-        if self._pool is None or len(ready) < 2 * self.workers:
-            return [decode(row) for row in range(len(ready))]
-        return list(self._pool.map(decode, range(len(ready))))
+        if self._pool is None or len(rows) < 2 * self.workers:
+            return [decode(pair) for pair in rows]
+        return list(self._pool.map(decode, rows))
 
     def _decode(self, item: _Ready, log_probs: np.ndarray) -> PrefixCall:
         from basecaller.ctc.decode import mean_qscore
