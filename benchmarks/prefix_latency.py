@@ -2,9 +2,12 @@
 
     OMP_NUM_THREADS=1 python benchmarks/prefix_latency.py [--channels 512] [--seconds 0.8]
         [--rounds 5] [--backends bf16,fp32,onnx,openvino,openvino-bf16] [--budget 0.4] [--threads 1] [--workers 2]
-        [--models r941_4khz_fast,r941_4khz_prefix]
+        [--models r941_4khz_fast,r941_4khz_prefix] [--groups 2[,1,4]] [--no-accuracy]
 
-Each model in ``--models`` (shipped names or model directories) gets all three parts.
+Each model in ``--models`` (shipped names or model directories) gets all three parts
+(``--no-accuracy``: the first two). ``--groups``: length groups per worker that a round's reads
+are batched in (several values: each is timed; with 1, each worker's half of the length-sorted
+round is one batch).
 
 1. Latency: ``--channels`` chunks of ``--seconds`` of 4 kHz signal (the first samples of the
    50 Tombo lambda reads, cycled over the channels) in one ``PrefixCaller.call`` round, per
@@ -82,16 +85,18 @@ def chunks_for(records, channels: int, samples: int):
     return out
 
 
-def make_caller(backend: str, model: str = MODEL, workers: int = 1):
-    """bf16 or fp32 (torch), onnx or openvino (float32 runners); ``workers`` forward threads."""
+def make_caller(backend: str, model: str = MODEL, workers: int = 1, groups: int = 2):
+    """bf16 or fp32 (torch), onnx or openvino (float32 runners), openvino-bf16; ``workers``
+    forward threads, ``groups`` length groups per worker."""
     from basecaller.errors import SkipLog
     from basecaller.live.prefix import PrefixCaller
 
+    common = {"skips": SkipLog(quiet=True), "workers": workers, "groups_per_worker": groups}
     if backend == "openvino-bf16":
-        return PrefixCaller(model, precision="bf16", backend="openvino", skips=SkipLog(quiet=True), workers=workers)
+        return PrefixCaller(model, precision="bf16", backend="openvino", **common)
     if backend in ("onnx", "openvino"):
-        return PrefixCaller(model, precision="fp32", backend=backend, skips=SkipLog(quiet=True), workers=workers)
-    return PrefixCaller(model, precision=backend, backend="torch", skips=SkipLog(quiet=True), workers=workers)
+        return PrefixCaller(model, precision="fp32", backend=backend, **common)
+    return PrefixCaller(model, precision=backend, backend="torch", **common)
 
 
 def time_rounds(caller, chunks, rounds: int) -> list[float]:
@@ -140,6 +145,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--workers", type=int, default=1, help="forward threads splitting each round (one core each)")
     parser.add_argument("--models", default=MODEL, help="comma-separated model names or directories")
+    parser.add_argument("--groups", default="2", help="length groups per worker; a comma-separated list "
+                        "times each (the accuracy part uses the first)")
+    parser.add_argument("--no-accuracy", action="store_true", help="latency only")
     args = parser.parse_args()
     import torch
     from basecall_throughput import cpu_model  # this folder is on sys.path when run as a script
@@ -161,16 +169,21 @@ def report_model(model: str, records, sets, args) -> None:
     callers, medians = {}, {}
     print(f"\n## {model}\n\n| backend | round median (s) | round p95 (s) | per read (ms) | samples/s |")
     print("|---|---|---|---|---|")
+    groups = [int(g) for g in args.groups.split(",")]
     for backend in args.backends.split(","):
-        start = time.perf_counter()
-        callers[backend] = make_caller(backend, model, args.workers)
-        setup = time.perf_counter() - start
-        times = time_rounds(callers[backend], chunks, args.rounds if backend in ("bf16", "openvino-bf16") else max(2, args.rounds // 2))
-        medians[backend] = statistics.median(times)
-        samples = sum(min(len(c.signal), int(args.seconds * 4000)) for c in chunks)
-        print(f"| {backend} | {medians[backend]:.3f} | {p95(times):.3f} | {1000 * medians[backend] / len(chunks):.2f} | "
-              f"{samples / medians[backend]:,.0f} |  (setup {setup:.1f} s, {len(times)} rounds)")
-    best = min(medians, key=medians.get)
+        for group in groups:
+            key = backend if group == groups[0] else f"{backend}, {group} groups per worker"
+            start = time.perf_counter()
+            callers[key] = make_caller(backend, model, args.workers, group)
+            setup = time.perf_counter() - start
+            rounds = args.rounds if backend in ("bf16", "openvino-bf16") else max(2, args.rounds // 2)
+            times = time_rounds(callers[key], chunks, rounds)
+            medians[key] = statistics.median(times)
+            samples = sum(min(len(c.signal), int(args.seconds * 4000)) for c in chunks)
+            print(f"| {key} | {medians[key]:.3f} | {p95(times):.3f} | {1000 * medians[key] / len(chunks):.2f} | "
+                  f"{samples / medians[key]:,.0f} |  (setup {setup:.1f} s, {len(times)} rounds, "
+                  f"{callers[key].last_round.padded_samples:,} padded samples)", flush=True)
+    best = min((key for key in medians if key in args.backends.split(",")), key=medians.get)
     caller = callers[best]
     fits, n = 0, 8
     while n <= args.channels:
@@ -179,6 +192,8 @@ def report_model(model: str, records, sets, args) -> None:
             break
         fits, n = n, n + (8 if n < 64 else 16)
     print(f"\nlargest channel count with a median round under {args.budget} s ({best}, {args.seconds} s chunks): {fits}")
+    if args.no_accuracy:
+        return
     print("\n| reads | prefix (s) | called | median identity to truth | mapped to the right place |")
     print("|---|---|---|---|---|")
     for name, reads, aligner in sets:
