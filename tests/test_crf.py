@@ -174,6 +174,11 @@ def test_segmented_and_beam_decoding_agree_with_exact_viterbi(compiled):
     assert crf_decode(scores, 3, beam_size=5).sequence == exact.sequence
     assert segmented.moves.sum() == len(segmented.sequence) == len(segmented.qualities)
     assert len(segmented.moves) == len(scores)
+    bare = crf_decode(scores, 3, core=400, compiled=compiled, qualities=False)  # Viterbi only
+    assert bare.sequence == exact.sequence and len(bare.qualities) == 0
+    np.testing.assert_array_equal(bare.moves, exact.moves)
+    started = crf_decode(scores, 3, core=None, compiled=compiled, include_start=True, qualities=False)
+    assert started.sequence == truth
 
 
 def test_beam_search_sums_paths_that_viterbi_splits():

@@ -75,6 +75,18 @@ def test_prefix_caller_pads_length_groups_not_the_whole_round(prefix_caller, liv
     assert sum(near_grouped) / 64 > 0.9 and sum(near_grouped) >= sum(near_whole)  # 0.944 and 0.933
 
 
+def test_prefix_caller_without_qualities_calls_the_same_crf_sequences(live_reads):
+    from basecaller.errors import SkipLog
+    from basecaller.live.prefix import PrefixCaller
+
+    chunks = [_chunk(read, 3200, channel=i + 1) for i, read in enumerate(live_reads)]
+    with_q = PrefixCaller("r941_4khz_lite_crf", skips=SkipLog(quiet=True), warmup=False).call(chunks)
+    bare = PrefixCaller("r941_4khz_lite_crf", skips=SkipLog(quiet=True), warmup=False, qualities=False).call(chunks)
+    assert [c.sequence for c in bare] == [c.sequence for c in with_q] and all(len(c.sequence) > 100 for c in bare)
+    assert all(len(c.qualities) == 0 and np.isnan(c.mean_qscore) for c in bare)
+    assert all(len(c.qualities) == len(c.sequence) and 3 < c.mean_qscore < 40 for c in with_q)
+
+
 def _batch_calls(inputs, tmp_path) -> dict[str, tuple]:
     from basecaller.inference.job import BasecallRequest, basecall_files
 

@@ -269,10 +269,12 @@ def _qualities(post: np.ndarray, moves: np.ndarray, labels: np.ndarray) -> np.nd
 
 def crf_decode(scores: np.ndarray, state_len: int, beam_size: int = 0,
                calibration: QscoreCalibration = QscoreCalibration(), include_start: bool = False,
-               core: int | None | str = "auto", margin: int = MARGIN, compiled: bool | None = None) -> Decoded:
+               core: int | None | str = "auto", margin: int = MARGIN, compiled: bool | None = None,
+               qualities: bool = True) -> Decoded:
     """Bases, qualities and move table of one read's scores ``(T, 4^k * 5)``: the Viterbi path
     (``beam_size`` 0) or the best hypothesis of a beam at least ``MIN_BEAM`` wide; qualities from
-    forward-backward posteriors.
+    forward-backward posteriors (``qualities=False``: none, and no forward-backward, which is
+    most of a short read's decoding time).
     ``core``: segment length ("auto": ``COMPILED_CORE`` with numba, else ``CORE``; None: exact)."""
     layout = CRFLayout(state_len)
     w = _as_scores(scores, layout)
@@ -291,20 +293,22 @@ def crf_decode(scores: np.ndarray, state_len: int, beam_size: int = 0,
         paths, piece_moves, _ = _kernels().viterbi_paths(flat, starts, length, layout.top)
     else:
         paths, piece_moves = viterbi(pieces, state_len, False)[:2]
-    if compiled:
-        post_pieces = _compiled_posteriors(flat, starts, length, layout.top)
-    else:
-        post_pieces = step_posteriors(pieces, state_len, False)
     owner, local = _owned(steps, starts, length, core)
     moves = piece_moves[owner, local]
     landed = paths[owner, local + 1]  # the state each step ends in
-    post = post_pieces[owner, local]
     labels = (landed[moves.astype(bool)] % NUM_BASES).astype(np.int64)
-    quals = calibration.apply(phred_from_posterior(_qualities(post, moves, labels)))
+    if not qualities:
+        quals = np.zeros(0, dtype=np.uint8)
+    else:
+        if compiled:
+            post_pieces = _compiled_posteriors(flat, starts, length, layout.top)
+        else:
+            post_pieces = step_posteriors(pieces, state_len, False)
+        quals = calibration.apply(phred_from_posterior(_qualities(post_pieces[owner, local], moves, labels)))
     sequence = _BASES[labels].tobytes().decode()
     if include_start:
         first = layout.kmer(int(paths[0, 0]))
-        start_q = np.full(len(first), quals[0] if len(quals) else 1, dtype=np.uint8)
         sequence = _BASES[first].tobytes().decode() + sequence
-        quals = np.concatenate([start_q, quals])
+        if qualities:
+            quals = np.concatenate([np.full(len(first), quals[0] if len(quals) else 1, dtype=np.uint8), quals])
     return Decoded(sequence, quals, moves)

@@ -99,6 +99,8 @@ class PrefixCaller:
     ``workers``: forward threads (one core each with torch at one thread:
     ``torch.set_num_threads(1)``). ``groups_per_worker``: the round's reads are sorted by length
     and batched in this many groups per worker, each padded only to its own longest read.
+    ``qualities``: False skips a CRF model's forward-backward pass (most of its decoding time
+    on a short prefix); calls then carry no qualities and a NaN mean qscore.
     ``runner``: an optional replacement for the torch forward pass, ``(B, T) float32 ->
     (B, T // stride, 5) log-probabilities`` (``basecaller.inference.onnx.OnnxRunner`` is one).
     ``backend``: without a ``runner``, ``auto`` runs OpenVINO on a CPU where it is installed (bf16
@@ -111,7 +113,7 @@ class PrefixCaller:
                  trim_max_fraction: float = 0.5, accumulate: bool = False, deadline_s: float | None = None,
                  beam_size: int = 0, runner: Callable[[np.ndarray], np.ndarray] | None = None,
                  skips: SkipLog | None = None, warmup: bool = True, workers: int = 1,
-                 backend: str = "auto", groups_per_worker: int = 2):
+                 backend: str = "auto", groups_per_worker: int = 2, qualities: bool = True):
         import torch
 
         from basecaller.ctc.decode import QscoreCalibration
@@ -146,6 +148,7 @@ class PrefixCaller:
         self._pieces: dict[int, tuple[int, str, list[np.ndarray]]] = {}  # accumulate=True only
         self.workers = max(1, int(workers))
         self.groups_per_worker = max(1, int(groups_per_worker))
+        self.qualities = bool(qualities)
         self._pool = None
         if self.workers > 1:
             from concurrent.futures import ThreadPoolExecutor
@@ -333,7 +336,9 @@ class PrefixCaller:
         from basecaller.ctc.decode import mean_qscore
         from basecaller.models.contract import decode_scores
 
-        decoded = decode_scores(log_probs, self.config, beam_size=self.beam_size, calibration=self.calibration)
+        decoded = decode_scores(log_probs, self.config, beam_size=self.beam_size, calibration=self.calibration,
+                                qualities=self.qualities)
         chunk = item.chunk
+        score = mean_qscore(decoded.qualities) if len(decoded.qualities) else float("nan")
         return PrefixCall(chunk.channel, chunk.read_number, chunk.read_id, decoded.sequence, decoded.qualities,
-                          mean_qscore(decoded.qualities), item.num_samples, item.trimmed)
+                          score, item.num_samples, item.trimmed)

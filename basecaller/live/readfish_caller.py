@@ -38,18 +38,20 @@ class Caller(CallerABC):
     ``device``, ``precision`` (auto, fp32, bf16), ``backend`` (auto, torch, onnx, openvino), ``threads`` (torch threads), ``workers`` (forward threads
     splitting each round's batch, one core each), ``min_samples``,
     ``max_samples``, ``deadline`` (seconds per round; reads over budget come back with no
-    sequence and are called next round), ``beam`` (0 = greedy)."""
+    sequence and are called next round), ``beam`` (0 = greedy), ``qualities`` (default false:
+    readfish does not use them, and a CRF model decodes much faster without; the debug log then
+    holds FASTA)."""
 
     def __init__(self, debug_log: str | None = None, run_information=None, sample_rate=None, *,
                  model: str = "r941_4khz_fast", device: str = "cpu", precision: str = "auto", threads: int = 1,
                  min_samples: int = 800, max_samples: int = 40000, deadline: float | None = None, beam: int = 0,
-                 workers: int = 1, backend: str = "auto", **unknown):
+                 workers: int = 1, backend: str = "auto", qualities: bool = False, **unknown):
         self.debug_log = debug_log
         self.run_information = run_information
         self.sample_rate = float(sample_rate) if sample_rate else None
         self.params = {"model": model, "device": device, "precision": precision, "threads": threads,
                        "min_samples": min_samples, "max_samples": max_samples, "deadline": deadline, "beam": beam,
-                       "workers": workers, "backend": backend}
+                       "workers": workers, "backend": backend, "qualities": qualities}
         self.unknown = unknown
         self.validate()
         import torch
@@ -58,7 +60,7 @@ class Caller(CallerABC):
         self.prefix = PrefixCaller(model, device=device, precision=precision, min_samples=int(min_samples),
                                    max_samples=int(max_samples), deadline_s=deadline, beam_size=int(beam),
                                    skips=SkipLog(quiet=True), workers=int(workers),
-                                   backend=backend)
+                                   backend=backend, qualities=bool(qualities))
         if self.sample_rate is None:
             self.sample_rate = self.prefix.sample_rate_hz
         self._debug = open(debug_log, "a") if debug_log else None
@@ -98,8 +100,10 @@ class Caller(CallerABC):
         for (channel, read_id), call in zip(pairs, self.prefix.call(inputs)):
             if call.reason:
                 logger.debug("channel %s read %s: %s", channel, read_id, call.reason)
-            elif self._debug:
+            elif self._debug and len(call.qualities):
                 self._debug.write(f"@{read_id} ch={channel}\n{call.sequence}\n+\n{call.qstring}\n")
+            elif self._debug:
+                self._debug.write(f">{read_id} ch={channel}\n{call.sequence}\n")
             yield Result(channel=channel, read_id=read_id, seq=call.sequence, basecall_data=call)
 
     def describe(self) -> str:

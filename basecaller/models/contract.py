@@ -37,15 +37,17 @@ class BasecallModel(Protocol):
 
 
 def decode_scores(scores: np.ndarray, config: ModelConfig, *, beam_size: int = 0,
-                  calibration: QscoreCalibration = QscoreCalibration(), include_start: bool = False) -> Decoded:
+                  calibration: QscoreCalibration = QscoreCalibration(), include_start: bool = False,
+                  qualities: bool = True) -> Decoded:
     """Bases, qualities and moves of one read's stitched scores ``(T', C)``: CRF Viterbi/beam,
     CTC beam search, or CTC greedy (``beam_size`` 0). ``include_start`` (CRF): call the first
-    k-mer too, so a chunk's call compares with its whole label."""
+    k-mer too, so a chunk's call compares with its whole label. ``qualities=False`` (CRF): no
+    qualities and no forward-backward pass (CTC qualities cost next to nothing and stay)."""
     if config.head_type == "crf":
         from basecaller.crf import crf_decode
 
         return crf_decode(scores, int(config.head["state_len"]), beam_size=beam_size, calibration=calibration,
-                          include_start=include_start)
+                          include_start=include_start, qualities=qualities)
     if beam_size > 0:
         return beam_decode(scores, beam_size=beam_size, calibration=calibration)
     return greedy_decode(scores, calibration=calibration)
