@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 python benchmarks/prefix_latency.py [--channels 512] [--seconds 0.8]
         [--rounds 5] [--backends bf16,fp32,onnx,openvino,openvino-bf16] [--budget 0.4] [--threads 1] [--workers 2]
-        [--models r941_4khz_fast,r941_4khz_prefix] [--groups 2[,1,4]] [--no-accuracy]
+        [--models r941_4khz_fast,r941_4khz_prefix] [--groups 2[,1,4]] [--no-accuracy] [--no-qualities]
 
 Each model in ``--models`` (shipped names or model directories) gets all three parts
 (``--no-accuracy``: the first two). ``--groups``: length groups per worker that a round's reads
@@ -85,13 +85,13 @@ def chunks_for(records, channels: int, samples: int):
     return out
 
 
-def make_caller(backend: str, model: str = MODEL, workers: int = 1, groups: int = 2):
+def make_caller(backend: str, model: str = MODEL, workers: int = 1, groups: int = 2, qualities: bool = True):
     """bf16 or fp32 (torch), onnx or openvino (float32 runners), openvino-bf16; ``workers``
     forward threads, ``groups`` length groups per worker."""
     from basecaller.errors import SkipLog
     from basecaller.live.prefix import PrefixCaller
 
-    common = {"skips": SkipLog(quiet=True), "workers": workers, "groups_per_worker": groups}
+    common = {"skips": SkipLog(quiet=True), "workers": workers, "groups_per_worker": groups, "qualities": qualities}
     if backend == "openvino-bf16":
         return PrefixCaller(model, precision="bf16", backend="openvino", **common)
     if backend in ("onnx", "openvino"):
@@ -148,6 +148,8 @@ def main() -> None:
     parser.add_argument("--groups", default="2", help="length groups per worker; a comma-separated list "
                         "times each (the accuracy part uses the first)")
     parser.add_argument("--no-accuracy", action="store_true", help="latency only")
+    parser.add_argument("--no-qualities", action="store_true",
+                        help="calls without qualities (the readfish plugin's default; CRF models decode faster)")
     args = parser.parse_args()
     import torch
     from basecall_throughput import cpu_model  # this folder is on sys.path when run as a script
@@ -174,7 +176,7 @@ def report_model(model: str, records, sets, args) -> None:
         for group in groups:
             key = backend if group == groups[0] else f"{backend}, {group} groups per worker"
             start = time.perf_counter()
-            callers[key] = make_caller(backend, model, args.workers, group)
+            callers[key] = make_caller(backend, model, args.workers, group, not args.no_qualities)
             setup = time.perf_counter() - start
             rounds = args.rounds if backend in ("bf16", "openvino-bf16") else max(2, args.rounds // 2)
             times = time_rounds(callers[key], chunks, rounds)
