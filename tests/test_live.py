@@ -75,6 +75,21 @@ def test_prefix_caller_pads_length_groups_not_the_whole_round(prefix_caller, liv
     assert sum(near_grouped) / 64 > 0.9 and sum(near_grouped) >= sum(near_whole)  # 0.944 and 0.933
 
 
+def test_shipped_prefix_model_maps_most_1_6_s_prefixes_to_lambda(live_reads, aligner):
+    """r941_4khz_prefix (48 units, stride 6, CRF state_len 2), as the readfish plugin runs it
+    (no qualities): 1.6 s prefixes of the 7 held-out sample reads. Measured: 5 of 7 map, all
+    inside the held-out interval; the test allows 4."""
+    from basecaller.errors import SkipLog
+    from basecaller.live.prefix import PrefixCaller
+
+    caller = PrefixCaller("r941_4khz_prefix", skips=SkipLog(quiet=True), qualities=False, workers=2)
+    assert caller.stride == 6 and caller.config.head == {"type": "crf", "state_len": 2}
+    results = caller.call([_chunk(read, 6400) for read in live_reads])
+    places = [hits[0].r_st for hits in (list(aligner.map(r.sequence)) for r in results) if hits]
+    assert all(r.ok and len(r.sequence) > 60 for r in results)
+    assert len(places) >= 4 and all(13000 <= place <= 27000 for place in places)
+
+
 def test_prefix_caller_without_qualities_calls_the_same_crf_sequences(live_reads):
     from basecaller.errors import SkipLog
     from basecaller.live.prefix import PrefixCaller
