@@ -283,7 +283,8 @@ class PrefixCaller:
         if len(ready) < 2 * self.workers:
             return [ready]
         count = max(1, min(self.groups_per_worker * self.workers, len(ready) // 16))
-        ordered = sorted(ready, key=lambda item: len(item.signal))
+        # longest first, so that the worker threads start on the long batches and end on short ones
+        ordered = sorted(ready, key=lambda item: len(item.signal), reverse=True)
         return [list(part) for part in np.array_split(np.array(ordered, dtype=object), count) if len(part)]
 
     def _padded(self, group: list[_Ready]) -> np.ndarray:
@@ -299,10 +300,7 @@ class PrefixCaller:
             return [self._forward(batches[0])]
         if self._pool is None:
             return [self._forward_part(batch) for batch in batches]
-        # longest first, so that the last batches to start are the short ones
-        order = sorted(range(len(batches)), key=lambda i: -batches[i].size)
-        done = dict(zip(order, self._pool.map(self._forward_part, [batches[i] for i in order]), strict=True))
-        return [done[i] for i in range(len(batches))]
+        return list(self._pool.map(self._forward_part, batches))
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         """The model's scores for a batch: split across the worker threads when there are several."""
