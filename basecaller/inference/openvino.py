@@ -50,12 +50,11 @@ class OpenVinoRunner:
         path = path if path is not None else cached_onnx(model)
         if path is None:
             with tempfile.TemporaryDirectory(prefix="basecaller-openvino-") as folder:
-                path = export_onnx(model, os.path.join(folder, "model.onnx"))
-                self._shapes_model = core.read_model(path)
-                self.compiled = core.compile_model(path, "CPU", settings)
+                self._shapes_model = core.read_model(export_onnx(model, os.path.join(folder, "model.onnx")))
         else:
             self._shapes_model = core.read_model(str(path))
-            self.compiled = core.compile_model(str(path), "CPU", settings)
+        # the compiled model keeps its dynamic shapes when _shapes_model is reshaped later
+        self.compiled = core.compile_model(self._shapes_model, "CPU", settings)
         self._idle: queue.SimpleQueue = queue.SimpleQueue()  # infer requests no thread is using
         self._output_shapes: dict[int, tuple[int, ...] | None] = {}  # input length -> (T', C)
         self._shapes_lock = threading.Lock()
