@@ -3,7 +3,7 @@
 In a readfish TOML (``pip install "basecaller[live]"``)::
 
     [caller_settings."basecaller.live.readfish_caller"]
-    model = "r941_4khz_fast"
+    model = "r941_4khz_prefix"   # the default: made for read prefixes
 
 readfish imports this module and builds ``Caller(run_information=..., sample_rate=...,
 **the TOML table)``; each loop it calls ``basecall(chunks, signal_dtype, daq_values)`` with the
@@ -43,7 +43,7 @@ class Caller(CallerABC):
     holds FASTA)."""
 
     def __init__(self, debug_log: str | None = None, run_information=None, sample_rate=None, *,
-                 model: str = "r941_4khz_fast", device: str = "cpu", precision: str = "auto", threads: int = 1,
+                 model: str = "r941_4khz_prefix", device: str = "cpu", precision: str = "auto", threads: int = 1,
                  min_samples: int = 800, max_samples: int = 40000, deadline: float | None = None, beam: int = 0,
                  workers: int = 1, backend: str = "auto", qualities: bool = False, **unknown):
         self.debug_log = debug_log
