@@ -22,6 +22,7 @@ import torch
 
 from basecaller.inference.pipeline import prepare_for_inference
 from basecaller.models.config import preset
+from basecaller.models.crf import build_model
 from basecaller.models.ctc import CTCModel
 
 CANDIDATES = {
@@ -60,14 +61,9 @@ def prefix_round_seconds(units: int, layers: int, stride: int, state_len: int | 
     import numpy as np
 
     from basecaller.inference.openvino import OpenVinoRunner
-    from basecaller.models.crf import build_model
 
-    config = preset("lite")
-    config.stem["channels"][-1], config.stem["strides"] = units, [1, 1, stride]
-    config.encoder.update(hidden_size=units, num_layers=layers)
-    if state_len:
-        config.head = {"type": "crf", "state_len": state_len}
-    runner = OpenVinoRunner(build_model(config).eval(), threads=workers, precision="bf16")
+    model = model_for([4, 16, units], [5, 5, 19], [1, 1, stride], "lstm", units, layers, state_len)
+    runner = OpenVinoRunner(model.eval(), threads=workers, precision="bf16")
     parts = np.array_split(np.random.default_rng(0).normal(size=(512, 2700)).astype(np.float32), workers)
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(runner, [part[:8] for part in parts]))
@@ -79,11 +75,14 @@ def prefix_round_seconds(units: int, layers: int, stride: int, state_len: int | 
     return statistics.median(times)
 
 
-def model_for(channels, kernels, strides, cell, hidden, layers) -> CTCModel:
+def model_for(channels, kernels, strides, cell, hidden, layers, crf_state_len: int | None = None) -> CTCModel:
+    """A candidate with a CTC head, or a CRF head over ``crf_state_len``-mers."""
     config = preset("fast")
     config.stem = {"channels": channels, "kernels": kernels, "strides": strides}
     config.encoder = {"type": cell, "hidden_size": hidden, "num_layers": layers, "direction": "alternating"}
-    return CTCModel(config)
+    if crf_state_len:
+        config.head = {"type": "crf", "state_len": crf_state_len}
+    return build_model(config)
 
 
 @torch.inference_mode()

@@ -172,6 +172,7 @@ def report_model(model: str, records, sets, args) -> None:
     print(f"\n## {model}\n\n| backend | round median (s) | round p95 (s) | per read (ms) | samples/s |")
     print("|---|---|---|---|---|")
     groups = [int(g) for g in args.groups.split(",")]
+    samples = sum(min(len(c.signal), int(args.seconds * 4000)) for c in chunks)
     for backend in args.backends.split(","):
         for group in groups:
             key = backend if group == groups[0] else f"{backend}, {group} groups per worker"
@@ -181,7 +182,6 @@ def report_model(model: str, records, sets, args) -> None:
             rounds = args.rounds if backend in ("bf16", "openvino-bf16") else max(2, args.rounds // 2)
             times = time_rounds(callers[key], chunks, rounds)
             medians[key] = statistics.median(times)
-            samples = sum(min(len(c.signal), int(args.seconds * 4000)) for c in chunks)
             print(f"| {key} | {medians[key]:.3f} | {p95(times):.3f} | {1000 * medians[key] / len(chunks):.2f} | "
                   f"{samples / medians[key]:,.0f} |  (setup {setup:.1f} s, {len(times)} rounds, "
                   f"{callers[key].last_round.padded_samples:,} padded samples)", flush=True)
