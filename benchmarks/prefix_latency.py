@@ -3,11 +3,13 @@
     OMP_NUM_THREADS=1 python benchmarks/prefix_latency.py [--channels 512] [--seconds 0.8]
         [--rounds 5] [--backends bf16,fp32,onnx,openvino,openvino-bf16] [--budget 0.4] [--threads 1] [--workers 2]
         [--models r941_4khz_fast,r941_4khz_prefix] [--groups 2[,1,4]] [--no-accuracy] [--no-qualities]
+        [--adapter-trim on[,off]]
 
 Each model in ``--models`` (shipped names or model directories) gets all three parts
 (``--no-accuracy``: the first two). ``--groups``: length groups per worker that a round's reads
 are batched in (several values: each is timed; with 1, each worker's half of the length-sorted
-round is one batch).
+round is one batch). ``--adapter-trim on,off`` times the round with and without the adapter-stall
+trim (``PrefixCaller(adapter_trim=...)``), alternated in one run; the accuracy part uses the first.
 
 1. Latency: ``--channels`` chunks of ``--seconds`` of 4 kHz signal (the first samples of the
    50 Tombo lambda reads, cycled over the channels) in one ``PrefixCaller.call`` round, per
@@ -85,13 +87,15 @@ def chunks_for(records, channels: int, samples: int):
     return out
 
 
-def make_caller(backend: str, model: str = MODEL, workers: int = 1, groups: int = 2, qualities: bool = True):
+def make_caller(backend: str, model: str = MODEL, workers: int = 1, groups: int = 2, qualities: bool = True,
+                adapter_trim: bool = True):
     """bf16 or fp32 (torch), onnx or openvino (float32 runners), openvino-bf16; ``workers``
     forward threads, ``groups`` length groups per worker."""
     from basecaller.errors import SkipLog
     from basecaller.live.prefix import PrefixCaller
 
-    common = {"skips": SkipLog(quiet=True), "workers": workers, "groups_per_worker": groups, "qualities": qualities}
+    common = {"skips": SkipLog(quiet=True), "workers": workers, "groups_per_worker": groups, "qualities": qualities,
+              "adapter_trim": adapter_trim}
     if backend == "openvino-bf16":
         return PrefixCaller(model, precision="bf16", backend="openvino", **common)
     if backend in ("onnx", "openvino"):
@@ -148,6 +152,7 @@ def main() -> None:
     parser.add_argument("--groups", default="2", help="length groups per worker; a comma-separated list "
                         "times each (the accuracy part uses the first)")
     parser.add_argument("--no-accuracy", action="store_true", help="latency only")
+    parser.add_argument("--adapter-trim", default="on", help="on, off, or both as 'on,off' (alternated)")
     parser.add_argument("--no-qualities", action="store_true",
                         help="calls without qualities (the readfish plugin's default; CRF models decode faster)")
     args = parser.parse_args()
@@ -173,11 +178,13 @@ def report_model(model: str, records, sets, args) -> None:
     print("|---|---|---|---|---|")
     groups = [int(g) for g in args.groups.split(",")]
     samples = sum(min(len(c.signal), int(args.seconds * 4000)) for c in chunks)
+    trims = [value == "on" for value in args.adapter_trim.split(",")]
     for backend in args.backends.split(","):
-        for group in groups:
+        for group, trim in ((group, trim) for group in groups for trim in trims):
             key = backend if group == groups[0] else f"{backend}, {group} groups per worker"
+            key += "" if trim == trims[0] else f", adapter trim {'on' if trim else 'off'}"
             start = time.perf_counter()
-            callers[key] = make_caller(backend, model, args.workers, group, not args.no_qualities)
+            callers[key] = make_caller(backend, model, args.workers, group, not args.no_qualities, trim)
             setup = time.perf_counter() - start
             rounds = args.rounds if backend in ("bf16", "openvino-bf16") else max(2, args.rounds // 2)
             times = time_rounds(callers[key], chunks, rounds)

@@ -22,8 +22,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from basecaller.errors import SkipLog
+from basecaller.signal.normalise import median_mad, median_mad_dac, normalise
+from basecaller.signal.resample import resample
+from basecaller.signal.trim import adapter_stall_trim, open_pore_trim
 
 __all__ = ["PrefixCall", "PrefixCaller", "RoundStats", "SignalChunk"]
+
+# within-window spread (pA) under which a window counts as stalled even when the whole prefix is:
+# adapter stalls measure 1-2 pA in the R9.4(.1) reads in ../shared, moving strands 5-25 pA
+STALL_SPREAD_PA = 2.5
 
 
 @dataclass
@@ -113,7 +120,8 @@ class PrefixCaller:
                  trim_max_fraction: float = 0.5, accumulate: bool = False, deadline_s: float | None = None,
                  beam_size: int = 0, runner: Callable[[np.ndarray], np.ndarray] | None = None,
                  skips: SkipLog | None = None, warmup: bool = True, workers: int = 1,
-                 backend: str = "auto", groups_per_worker: int = 2, qualities: bool = True):
+                 backend: str = "auto", groups_per_worker: int = 2, qualities: bool = True,
+                 adapter_trim: bool = True):
         import torch
 
         from basecaller.ctc.decode import QscoreCalibration
@@ -138,6 +146,7 @@ class PrefixCaller:
         self.min_samples, self.max_samples = int(min_samples), int(max_samples)
         self.trim = self.config.trim if trim is None else trim
         self.trim_max_fraction = trim_max_fraction
+        self.adapter_trim = bool(adapter_trim)
         self.accumulate = accumulate
         self.deadline_s = deadline_s
         self.beam_size = beam_size
@@ -185,15 +194,11 @@ class PrefixCaller:
         if ready:
             groups = self._length_groups(ready)
             batches = [self._padded(group) for group in groups]
-            model_start = time.perf_counter()
-            outputs = self._forward_groups(batches)
-            stats.model_seconds = time.perf_counter() - model_start
+            calls, stats.model_seconds = self._call_groups(groups, batches)
             stats.padded_samples = sum(batch.size for batch in batches)
             rate = stats.padded_samples / max(stats.model_seconds, 1e-9)
             self._samples_per_s = rate if self._samples_per_s is None else 0.5 * (self._samples_per_s + rate)
-            rows = [(item, output[row]) for group, output in zip(groups, outputs, strict=True)
-                    for row, item in enumerate(group)]
-            for item, call in zip((item for item, _ in rows), self._decode_all(rows), strict=True):
+            for item, call in calls:
                 results[item.index] = call
         stats.called = len(ready)
         stats.deferred = len(deferred)
@@ -233,10 +238,6 @@ class PrefixCaller:
         return np.concatenate(pieces) if pieces else raw
 
     def _prepare(self, index: int, chunk: SignalChunk) -> _Ready | PrefixCall:
-        from basecaller.signal.normalise import median_mad, median_mad_dac, normalise
-        from basecaller.signal.resample import resample
-        from basecaller.signal.trim import open_pore_trim
-
         raw = self._joined(chunk, np.asarray(chunk.signal).ravel())
         if len(raw) == 0:
             return self._skip(chunk, "chunk has no samples", "no samples")
@@ -245,9 +246,34 @@ class PrefixCaller:
                               "bad calibration", len(raw))
         rate = float(chunk.sample_rate_hz or self.sample_rate_hz)
         raw = raw[: int(self.max_samples * rate / self.sample_rate_hz)]
+        num_samples = len(raw)
         signal = (raw.astype(np.float32) + np.float32(chunk.offset)) * np.float32(chunk.scale)
         if signal.dtype.kind == "f" and not np.isfinite(signal).all():
-            return self._skip(chunk, "signal holds NaN or infinite samples", "bad signal", len(raw))
+            return self._skip(chunk, "signal holds NaN or infinite samples", "bad signal", num_samples)
+        stall = self._stall(signal)
+        raw, signal = raw[stall:], signal[stall:]
+        stall = round(stall * self.sample_rate_hz / rate)
+        if len(signal) * self.sample_rate_hz / rate < self.min_samples:
+            return self._too_short(chunk, len(signal), stall, num_samples)
+        signal = self._normalised(raw, signal, chunk, rate)
+        # the open pore before a stall goes with it; the spike that ends a stall comes next
+        limit = {"max_samples": 400} if stall else {}
+        trimmed = open_pore_trim(signal, max_fraction=self.trim_max_fraction, **limit) if self.trim else 0
+        signal = signal[trimmed:]
+        if len(signal) < self.min_samples:
+            return self._too_short(chunk, len(signal), stall + trimmed, num_samples)
+        return _Ready(index, chunk, signal, stall + trimmed, num_samples)
+
+    def _stall(self, signal: np.ndarray) -> int:
+        """Samples of open pore and adapter stall to drop (0 with ``adapter_trim=False``)."""
+        return adapter_stall_trim(signal, flat_spread=STALL_SPREAD_PA) if self.trim and self.adapter_trim else 0
+
+    def _too_short(self, chunk: SignalChunk, length: int, trimmed: int, num_samples: int) -> PrefixCall:
+        return self._skip(chunk, f"prefix too short: {length} samples after trimming {trimmed} "
+                                 f"(minimum {self.min_samples})", "short prefix", num_samples)
+
+    def _normalised(self, raw: np.ndarray, signal: np.ndarray, chunk: SignalChunk, rate: float) -> np.ndarray:
+        """The prefix (after the stall) at the model's rate, scaled by its own median and MAD."""
         norm = self.config.normalisation
         if rate != self.sample_rate_hz:
             signal = resample(signal, rate, self.sample_rate_hz)
@@ -256,13 +282,7 @@ class PrefixCaller:
             shift, scale = median_mad_dac(raw, chunk.offset, chunk.scale, norm.mad_factor)
         else:
             shift, scale = median_mad(signal, norm.mad_factor)
-        signal = normalise(signal, shift, scale, norm.clip)
-        trimmed = open_pore_trim(signal, max_fraction=self.trim_max_fraction) if self.trim else 0
-        signal = signal[trimmed:]
-        if len(signal) < self.min_samples:
-            return self._skip(chunk, f"prefix too short: {len(signal)} samples after trimming {trimmed} "
-                                     f"(minimum {self.min_samples})", "short prefix", len(raw))
-        return _Ready(index, chunk, signal, trimmed, len(raw))
+        return normalise(signal, shift, scale, norm.clip)
 
     def _fit_deadline(self, ready: list[_Ready], start: float) -> tuple[list[_Ready], list[_Ready]]:
         if self.deadline_s is None or not ready or self._samples_per_s is None:
@@ -294,13 +314,26 @@ class PrefixCaller:
             batch[row, : len(item.signal)] = item.signal
         return batch
 
-    def _forward_groups(self, batches: list[np.ndarray]) -> list[np.ndarray]:
-        """The model's scores for each batch, in the worker threads when there are several."""
+    def _call_groups(self, groups: list[list[_Ready]], batches: list[np.ndarray]
+                     ) -> tuple[list[tuple[_Ready, PrefixCall]], float]:
+        """Every read's call, and the forward passes' wall time. With several groups each worker
+        decodes a group as soon as its forward pass ends, while the other worker's pass runs."""
         if len(batches) == 1:
-            return [self._forward(batches[0])]
-        if self._pool is None:
-            return [self._forward_part(batch) for batch in batches]
-        return list(self._pool.map(self._forward_part, batches))
+            start = time.perf_counter()
+            scores = self._forward(batches[0])
+            seconds = time.perf_counter() - start
+            return list(zip(groups[0], self._decode_all(list(zip(groups[0], scores))), strict=True)), seconds
+
+        def forward_and_decode(group: list[_Ready], batch: np.ndarray) -> tuple[list, float]:
+            start = time.perf_counter()
+            scores = self._forward_part(batch)
+            seconds = time.perf_counter() - start
+            return [(item, self._decode_row(item, scores[row])) for row, item in enumerate(group)], seconds
+
+        parts = (list(self._pool.map(forward_and_decode, groups, batches)) if self._pool is not None
+                 else [forward_and_decode(group, batch) for group, batch in zip(groups, batches, strict=True)])
+        parallel = min(self.workers, len(batches))
+        return [pair for calls, _ in parts for pair in calls], sum(seconds for _, seconds in parts) / parallel
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         """The model's scores for a batch: split across the worker threads when there are several."""
@@ -322,13 +355,13 @@ class PrefixCaller:
     def _decode_all(self, rows: list[tuple[_Ready, np.ndarray]]) -> list[PrefixCall]:
         """Each read's call from its row of scores, in the worker threads when there are several
         (the CRF decoder's compiled kernels release the GIL)."""
-        def decode(pair: tuple[_Ready, np.ndarray]) -> PrefixCall:
-            item, scores = pair
-            return self._decode(item, scores[: -(-len(item.signal) // self.stride)])
-
         if self._pool is None or len(rows) < 2 * self.workers:
-            return [decode(pair) for pair in rows]
-        return list(self._pool.map(decode, rows))
+            return [self._decode_row(*pair) for pair in rows]
+        return list(self._pool.map(lambda pair: self._decode_row(*pair), rows))
+
+    def _decode_row(self, item: _Ready, scores: np.ndarray) -> PrefixCall:
+        """A read's call from its row of a padded batch's scores (the padding cut off)."""
+        return self._decode(item, scores[: -(-len(item.signal) // self.stride)])
 
     def _decode(self, item: _Ready, log_probs: np.ndarray) -> PrefixCall:
         from basecaller.ctc.decode import mean_qscore

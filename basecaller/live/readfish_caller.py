@@ -40,18 +40,21 @@ class Caller(CallerABC):
     ``max_samples``, ``deadline`` (seconds per round; reads over budget come back with no
     sequence and are called next round), ``beam`` (0 = greedy), ``qualities`` (default false:
     readfish does not use them, and a CRF model decodes much faster without; the debug log then
-    holds FASTA)."""
+    holds FASTA), ``adapter_trim`` (default true: cut the adapter stall off each prefix before
+    normalising it)."""
 
     def __init__(self, debug_log: str | None = None, run_information=None, sample_rate=None, *,
                  model: str = "r941_4khz_prefix", device: str = "cpu", precision: str = "auto", threads: int = 1,
                  min_samples: int = 800, max_samples: int = 40000, deadline: float | None = None, beam: int = 0,
-                 workers: int = 1, backend: str = "auto", qualities: bool = False, **unknown):
+                 workers: int = 1, backend: str = "auto", qualities: bool = False, adapter_trim: bool = True,
+                 **unknown):
         self.debug_log = debug_log
         self.run_information = run_information
         self.sample_rate = float(sample_rate) if sample_rate else None
         self.params = {"model": model, "device": device, "precision": precision, "threads": threads,
                        "min_samples": min_samples, "max_samples": max_samples, "deadline": deadline, "beam": beam,
-                       "workers": workers, "backend": backend, "qualities": qualities}
+                       "workers": workers, "backend": backend, "qualities": qualities,
+                       "adapter_trim": adapter_trim}
         self.unknown = unknown
         self.validate()
         import torch
@@ -60,7 +63,8 @@ class Caller(CallerABC):
         self.prefix = PrefixCaller(model, device=device, precision=precision, min_samples=int(min_samples),
                                    max_samples=int(max_samples), deadline_s=deadline, beam_size=int(beam),
                                    skips=SkipLog(quiet=True), workers=int(workers),
-                                   backend=backend, qualities=bool(qualities))
+                                   backend=backend, qualities=bool(qualities),
+                                   adapter_trim=bool(adapter_trim))
         if self.sample_rate is None:
             self.sample_rate = self.prefix.sample_rate_hz
         self._debug = open(debug_log, "a") if debug_log else None
