@@ -128,6 +128,34 @@ def test_adapter_stall_trim_makes_0_8_s_prefixes_more_accurate(shared_data):
     assert cut_id > raw_id + 0.02 and cut_right >= raw_right and cut_samples < raw_samples
 
 
+def test_openvino_prefix_caller_never_imports_torch(live_reads, tmp_path, monkeypatch):
+    """With the model's ONNX export cached, a prefix caller on OpenVINO starts and calls a round in
+    a process where importing torch fails (as a readfish plugin process would, without torch's
+    start-up), and calls what the same caller calls with torch loaded."""
+    pytest.importorskip("openvino")
+    from basecaller.errors import SkipLog
+    from basecaller.live.prefix import PrefixCaller
+
+    monkeypatch.setenv("BASECALLER_CACHE", str(tmp_path / "cache"))
+    settings = dict(backend="openvino", precision="fp32", qualities=False, warmup=False)
+    chunks = [_chunk(read, 4800, channel=i + 1) for i, read in enumerate(live_reads)]
+    expected = [c.sequence for c in PrefixCaller("r941_4khz_prefix", skips=SkipLog(quiet=True), **settings).call(chunks)]
+    np.savez(tmp_path / "chunks.npz", **{str(c.channel): np.asarray(c.signal) for c in chunks})
+    meta = [(c.channel, c.read_id, c.offset, c.scale) for c in chunks]
+    script = ("import sys, json; sys.modules['torch'] = None\n"  # any import of torch now raises
+              "import numpy as np\n"
+              "from basecaller.errors import SkipLog\n"
+              "from basecaller.live.prefix import PrefixCaller, SignalChunk\n"
+              f"data = np.load({str(tmp_path / 'chunks.npz')!r})\n"
+              f"chunks = [SignalChunk(c, 1, r, data[str(c)], o, k) for c, r, o, k in {meta!r}]\n"
+              f"caller = PrefixCaller('r941_4khz_prefix', skips=SkipLog(quiet=True), **{settings!r})\n"
+              "assert caller.backend == 'openvino', caller.backend\n"
+              "print(json.dumps([c.sequence for c in caller.call(chunks)]))\n")
+    done = subprocess.run([sys.executable, "-c", script], env=dict(os.environ), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == expected and all(len(s) > 100 for s in expected)
+
+
 def test_prefix_caller_without_qualities_calls_the_same_crf_sequences(live_reads):
     from basecaller.errors import SkipLog
     from basecaller.live.prefix import PrefixCaller

@@ -122,24 +122,23 @@ class PrefixCaller:
                  skips: SkipLog | None = None, warmup: bool = True, workers: int = 1,
                  backend: str = "auto", groups_per_worker: int = 2, qualities: bool = True,
                  adapter_trim: bool = True):
-        import torch
-
         from basecaller.ctc.decode import QscoreCalibration
-        from basecaller.inference.pipeline import choose_backend, make_runner, prepare_for_inference
-        from basecaller.precision import autocast_dtype
+        from basecaller.inference.pipeline import choose_backend, make_runner
+        from basecaller.models.config import ModelConfig
+        from basecaller.models.directory import find_model_dir
+        from basecaller.precision import resolve_precision
 
-        if isinstance(model, str):
-            from basecaller.models.directory import find_model_dir, load_model
-
-            model = load_model(find_model_dir(model))
-        self.config = model.config
-        self.device = torch.device(device)
-        self.autocast = autocast_dtype(precision, self.device)
+        directory = None if hasattr(model, "config") else find_model_dir(model)
+        self.config = model.config if directory is None else ModelConfig.load(directory / "config.toml")
+        self.precision = resolve_precision(precision, str(device).split(":")[0])
         if runner is None:
-            chosen = choose_backend(backend, self.device, self.autocast, False)
-            runner = None if chosen == "torch" else make_runner(chosen, model, max(1, workers), self.autocast)
+            chosen = choose_backend(backend, device, self.precision, False)
+            if chosen != "torch":  # a model name or directory then runs from its cached ONNX, without torch
+                runner = make_runner(chosen, None if directory else model, max(1, workers), self.precision, directory)
         self.runner = runner
-        self.model = prepare_for_inference(model, self.device) if runner is None else None
+        self.device, self.autocast, self.model = device, None, None
+        if runner is None:
+            self._load_torch_model(model, directory, device)
         self.backend = "torch" if runner is None else getattr(runner, "name", "custom")
         self.stride = self.config.stride
         self.sample_rate_hz = float(self.config.sample_rate_hz)
@@ -165,6 +164,17 @@ class PrefixCaller:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="prefix-forward")
         if warmup:
             self._forward(np.zeros((2, 4000), dtype=np.float32))
+
+    def _load_torch_model(self, model, directory, device) -> None:
+        """The torch path (the only one that imports torch): the model on its device, in autocast."""
+        import torch
+
+        from basecaller.inference.pipeline import prepare_for_inference
+        from basecaller.models.directory import load_model
+
+        self.device = torch.device(device)
+        self.autocast = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+        self.model = prepare_for_inference(load_model(directory) if directory else model, self.device)
 
     # --- the round ---------------------------------------------------------------------------
 

@@ -57,14 +57,15 @@ class Caller(CallerABC):
                        "adapter_trim": adapter_trim}
         self.unknown = unknown
         self.validate()
-        import torch
-
-        torch.set_num_threads(int(threads))
         self.prefix = PrefixCaller(model, device=device, precision=precision, min_samples=int(min_samples),
                                    max_samples=int(max_samples), deadline_s=deadline, beam_size=int(beam),
                                    skips=SkipLog(quiet=True), workers=int(workers),
                                    backend=backend, qualities=bool(qualities),
                                    adapter_trim=bool(adapter_trim))
+        if self.prefix.backend == "torch":  # OpenVINO and ONNX Runtime never load torch
+            import torch
+
+            torch.set_num_threads(int(threads))
         if self.sample_rate is None:
             self.sample_rate = self.prefix.sample_rate_hz
         self._debug = open(debug_log, "a") if debug_log else None
