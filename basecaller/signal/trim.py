@@ -46,7 +46,7 @@ def adapter_stall_trim(
     flat_ratio: float = 0.3,
     max_start_windows: int = 3,
     min_flat_windows: int = 3,
-    max_samples: int = 40_000,
+    max_samples: int = 8000,
     flat_spread: float | None = None,
 ) -> int:
     """Samples to drop from a read's start up to the end of its adapter stall, or 0 if none.
@@ -58,6 +58,8 @@ def adapter_stall_trim(
     where the run ends. "Flat" is relative to the read: a window spread under ``flat_ratio`` times
     the 90th percentile of the prefix's window spreads, so any scale (pA, DAC counts, normalised)
     works. Long dwells inside the strand do not count: only a run from the start is trimmed.
+    Only the first ``max_samples`` are looked at (as ``open_pore_trim`` does), so a long prefix
+    costs no more than a 2 s one; a stall longer than that is cut at ``max_samples``.
     ``flat_spread`` (in the signal's units, e.g. 2.5 pA) also counts any window under that spread
     as flat, so that a prefix stalled from end to end is recognised (it has no strand to compare).
     """
