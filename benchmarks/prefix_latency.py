@@ -9,7 +9,7 @@ Each model in ``--models`` (shipped names or model directories) gets all three p
 (``--no-accuracy``: the first two). ``--groups``: length groups per worker that a round's reads
 are batched in (several values: each is timed; with 1, each worker's half of the length-sorted
 round is one batch). ``--adapter-trim on,off`` times the round with and without the adapter-stall
-trim (``PrefixCaller(adapter_trim=...)``), alternated in one run; the accuracy part uses the first.
+trim (``PrefixCaller(adapter_trim=...)``), one after the other in one run; the accuracy part uses the first.
 
 1. Latency: ``--channels`` chunks of ``--seconds`` of 4 kHz signal (the first samples of the
    50 Tombo lambda reads, cycled over the channels) in one ``PrefixCaller.call`` round, per
@@ -152,7 +152,7 @@ def main() -> None:
     parser.add_argument("--groups", default="2", help="length groups per worker; a comma-separated list "
                         "times each (the accuracy part uses the first)")
     parser.add_argument("--no-accuracy", action="store_true", help="latency only")
-    parser.add_argument("--adapter-trim", default="on", help="on, off, or both as 'on,off' (alternated)")
+    parser.add_argument("--adapter-trim", default="on", help="on, off, or both as 'on,off' (timed one after the other)")
     parser.add_argument("--no-qualities", action="store_true",
                         help="calls without qualities (the readfish plugin's default; CRF models decode faster)")
     args = parser.parse_args()
