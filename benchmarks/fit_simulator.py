@@ -2,6 +2,7 @@
 
     python benchmarks/fit_simulator.py                 # writes basecaller/simulate/fitted_params.json
     python benchmarks/fit_simulator.py -o other.json   # somewhere else
+    python benchmarks/fit_simulator.py --only lead_in  # refit one section, keep the rest of the file
 
 R9.4.1: the Tombo lambda reads, the nanopolish-segmented E. coli reads (taiyaki layout) and
 the taiyaki walkthrough reads; R10.4.1: the remora canonical reads with move tables. All read
@@ -45,10 +46,21 @@ def open_pore_pa(chemistry: str, data: Path) -> float:
     return float(np.median(values))
 
 
+def merge_sections(existing: dict, fitted: dict, sections: list[str]) -> dict:
+    """``existing`` with ``sections`` of every chemistry taken from ``fitted``."""
+    for chemistry, values in fitted.items():
+        for section in sections:
+            existing.setdefault(chemistry, {})[section] = values[section]
+    return existing
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", default=str(PARAMS_FILE))
     parser.add_argument("--data", default=None, help="shared data folder")
+    parser.add_argument("--only", nargs="+", metavar="SECTION",
+                        help="replace only these top-level sections (e.g. lead_in) of each "
+                             "chemistry in the existing output file")
     args = parser.parse_args(argv)
     data = Path(args.data) if args.data else default_data_dir()
     if not data.is_dir():
@@ -68,6 +80,8 @@ def main(argv=None) -> int:
             "and spikes relative to R9.4.1's")
         summary = {k: v for k, v in fitted[chemistry].items() if k != "kmer_tables"}
         print(chemistry, json.dumps(summary, indent=1))
+    if args.only:
+        fitted = merge_sections(json.loads(Path(args.output).read_text()), fitted, args.only)
     Path(args.output).write_text(json.dumps(fitted, indent=1) + "\n")
     print(f"wrote {args.output} in {time.perf_counter() - start:.0f} s")
     return 0

@@ -22,6 +22,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from basecaller.signal.trim import STALL_SPREAD_PA, adapter_stall_trim  # noqa: E402
 from basecaller.simulate import load_kmer_model, load_params, simulate_reads  # noqa: E402
 from basecaller.simulate.fit import (  # noqa: E402
     LabelledRead,
@@ -82,8 +83,25 @@ def stats(reads, chemistry, simulated):
         "spike_rate": float(np.mean(np.abs(d1) > 4 * robust_sd(d1))),
         "lead_median": float(np.median(lead)), "lead_log_sd": float(np.std(np.log1p(lead))),
         "lead_max_pa": float(np.median(first)),
+        **stall_stats(reads),
         "_dwell": dwell, "_means": means, "_lead": lead, "_variogram": variogram(reads),
     }
+
+
+def stall_stats(reads) -> dict:
+    """How often the prefix caller's detector finds an adapter stall, its median length, and
+    the median height (pA above the strand's median) of the peak just after it."""
+    lengths, heights = [], []
+    for read in reads:
+        cut = min(adapter_stall_trim(read.signal_pa[:8000], flat_spread=STALL_SPREAD_PA),
+                  int(read.base_starts[0]))
+        if cut:
+            lengths.append(cut)
+            after = read.signal_pa[max(cut - 40, 0) : cut + 200]
+            heights.append(float(after.max() - np.median(read.strand_pa)))
+    return {"stall_fraction": len(lengths) / len(reads),
+            "stall_median": float(np.median(lengths)) if lengths else 0.0,
+            "stall_spike_pa": float(np.median(heights)) if heights else 0.0}
 
 
 ROWS = [("mean dwell (samples/base, as the truth source reports it)", "dwell_mean", ".2f"),
@@ -98,7 +116,10 @@ ROWS = [("mean dwell (samples/base, as the truth source reports it)", "dwell_mea
         ("noise: fraction of within-base differences beyond 4 robust sd", "spike_rate", ".4f"),
         ("samples before the first base, median", "lead_median", ".0f"),
         ("sd of log(samples before the first base)", "lead_log_sd", ".2f"),
-        ("highest current before the first base (pA), median", "lead_max_pa", ".0f")]
+        ("highest current before the first base (pA), median", "lead_max_pa", ".0f"),
+        ("reads with an adapter stall (adapter_stall_trim)", "stall_fraction", ".2f"),
+        ("adapter stall, median samples", "stall_median", ".0f"),
+        ("peak just after the stall, pA above the strand median", "stall_spike_pa", ".1f")]
 
 
 def markdown(chemistry, real, before, after, n_reads) -> str:

@@ -24,13 +24,10 @@ import numpy as np
 from basecaller.errors import SkipLog
 from basecaller.signal.normalise import median_mad, median_mad_dac, normalise
 from basecaller.signal.resample import resample
-from basecaller.signal.trim import adapter_stall_trim, open_pore_trim
+from basecaller.signal.trim import STALL_SPREAD_PA, adapter_stall_trim, open_pore_trim
 
 __all__ = ["PrefixCall", "PrefixCaller", "RoundStats", "SignalChunk"]
 
-# within-window spread (pA) under which a window counts as stalled even when the whole prefix is:
-# adapter stalls measure 1-2 pA in the R9.4(.1) reads in ../shared, moving strands 5-25 pA
-STALL_SPREAD_PA = 2.5
 
 
 @dataclass

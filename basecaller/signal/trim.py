@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+#: within-window spread (pA) under which a window counts as stalled even when the whole prefix is:
+#: adapter stalls measure 1-2.5 pA in the R9.4(.1) reads in ../shared, moving strands 5-25 pA
+STALL_SPREAD_PA = 2.5
+
 __all__ = ["adapter_stall_trim", "open_pore_trim"]
 
 

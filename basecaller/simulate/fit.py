@@ -16,8 +16,10 @@
   rounded, floored dwells, after taking out a per-read speed factor whose spread is fitted;
 - noise: within-base variograms at lags 1 and 2 (trimmed, so spikes do not count) give an
   AR(1) core ``sd`` and ``ar1``; spikes from the excess of the untrimmed variance;
-- lead-in: open-pore samples at the start (above half-way to the open-pore current) and the
-  adapter stretch up to the first labelled base: lengths, levels, step length.
+- lead-in: open-pore samples at the start (above half-way to the open-pore current), the
+  adapter stall (the flat start that ``adapter_stall_trim`` finds: how often, how long, its
+  level), the current spike that ends it, and the adapter stretch after it up to the first labelled base: lengths, levels, step
+  length.
 
 Reads overlapping a held-out interval are never used. Needs scipy (fitting only).
 """
@@ -31,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from basecaller.signal.trim import STALL_SPREAD_PA, adapter_stall_trim
 from basecaller.simulate.kmer_model import KmerModel, encode, kmer_indices, load_kmer_model
 from basecaller.simulate.params import encode_table
 
@@ -342,9 +345,40 @@ def fit_dwell_mixture(dwell: np.ndarray, quantum: int, floor: int, max_shift: fl
 
 # --- lead-in -----------------------------------------------------------------------------
 
+def stall_length(read: LabelledRead, n_open: int) -> int:
+    """Samples of adapter stall after the first ``n_open`` (open-pore) samples, as the prefix
+    caller's detector finds it, never past the first labelled base; 0 for none."""
+    cut = adapter_stall_trim(read.signal_pa[:8000], flat_spread=STALL_SPREAD_PA)
+    return max(min(cut, int(read.base_starts[0])) - n_open, 0)
+
+
+SPIKE_MIN_PA = 20.0  # a peak this far above the strand's median, right after a stall, is its end spike
+
+
+def spike_after(lead: np.ndarray, start: int, strand_median: float, search: int = 200):
+    """The current spike that ends a stall, looked for in ``lead[start : start + search]``:
+    (samples from ``start`` to the spike, its length, its median level above the strand's
+    median), the spike being the run around the peak above half the peak's height; None if the
+    peak is under ``SPIKE_MIN_PA``."""
+    segment = lead[start : start + search]
+    if segment.size < 10:
+        return None
+    peak = int(np.argmax(segment))
+    height = float(segment[peak]) - strand_median
+    if height < SPIKE_MIN_PA:
+        return None
+    above = segment > strand_median + height / 2
+    low = peak - int(np.argmin(above[peak::-1])) + 1 if not above[: peak + 1].all() else 0
+    after = above[peak:]
+    high = peak + (int(np.argmin(after)) if not after.all() else after.size)
+    return low, high - low, float(np.median(segment[low:high])) - strand_median
+
+
 def lead_in_fit(reads, open_pore_pa: float, noise_sd: float, rho: float) -> dict:
-    """Open pore then adapter, from the raw signal before the first labelled base."""
+    """Open pore, adapter stall and adapter, from the raw signal before the first labelled base."""
     n_open, open_levels, adapter_len, offsets, spreads = [], [], [], [], []
+    stall_len, stall_offsets, leads = [], [], 0
+    spike_len, spike_offsets = [], []
     lags = np.array([1, 2, 4, 8, 16, 32, 64, 128])
     gamma_sums, gamma_counts = np.zeros(lags.size), np.zeros(lags.size)
     for read in reads:
@@ -358,7 +392,19 @@ def lead_in_fit(reads, open_pore_pa: float, noise_sd: float, rho: float) -> dict
         n_open.append(n)
         if n:
             open_levels.append(float(np.median(lead[:n])))
-        adapter = lead[n:]
+        leads += 1
+        stall = stall_length(read, n)
+        spike = None
+        if stall:
+            # the detector cuts at a 40-sample window: the stall reaches the spike's start
+            spike = spike_after(lead, max(n + stall - 40, n), strand_median)
+            if spike:
+                stall = max(stall - 40, 0) + spike[0]
+                spike_len.append(spike[1])
+                spike_offsets.append(spike[2])
+            stall_len.append(stall)
+            stall_offsets.append(float(np.median(lead[n : n + stall])) - strand_median)
+        adapter = lead[n + stall + (spike[1] if spike else 0) :]
         if adapter.size < 20:
             continue
         adapter_len.append(adapter.size)
@@ -390,6 +436,16 @@ def lead_in_fit(reads, open_pore_pa: float, noise_sd: float, rho: float) -> dict
         "adapter_offset_pa": [float(np.mean(offsets)), float(np.std(offsets))],
         "adapter_level_sd_pa": float(np.sqrt(best[2])),
         "adapter_step_samples": float(best[1]),
+        "stall_fraction": len(stall_len) / max(leads, 1),
+        "stall_log_mean": float(np.log(stall_len).mean()) if stall_len else 0.0,
+        "stall_log_sd": float(np.log(stall_len).std()) if stall_len else 0.0,
+        "stall_offset_pa": [float(np.mean(stall_offsets)), float(np.std(stall_offsets))]
+        if stall_offsets else [0.0, 0.0],
+        "spike_fraction": len(spike_len) / max(len(stall_len), 1),
+        "spike_log_mean": float(np.log(spike_len).mean()) if spike_len else 0.0,
+        "spike_log_sd": float(np.log(spike_len).std()) if spike_len else 0.0,
+        "spike_offset_pa": [float(np.mean(spike_offsets)), float(np.std(spike_offsets))]
+        if spike_offsets else [0.0, 0.0],
         "reads": int(len(adapter_len)),
         "median_length": float(np.median([read.base_starts[0] for read in reads])),
     }

@@ -56,7 +56,11 @@ class LeadIn:
 
     Open pore: ``0`` samples with probability ``open_zero_fraction``, else ``1 +`` a geometric
     count of mean ``open_mean_samples - 1``, at ``open_pa`` (per read ``+ open_sd_pa * N``).
-    Adapter: log-normal length (``adapter_log_mean``, ``adapter_log_sd`` of the samples),
+    Stall (with probability ``stall_fraction``): the motor holds the adapter still, one flat
+    level at ``strand median + stall_offset_pa`` for a log-normal number of samples
+    (``stall_log_mean``, ``stall_log_sd``), plus the strand's noise; with probability
+    ``spike_fraction`` it ends in a current spike at ``strand median + spike_offset_pa`` of
+    log-normal length (``spike_log_mean``, ``spike_log_sd``). Then the adapter: log-normal length (``adapter_log_mean``, ``adapter_log_sd`` of the samples),
     piecewise constant steps of exponential duration ``adapter_step_samples`` whose levels are
     ``strand median + adapter_offset_pa + adapter_level_sd_pa * N``, plus the strand's noise.
     """
@@ -70,6 +74,14 @@ class LeadIn:
     adapter_offset_pa: tuple[float, float]  # (mean, sd) across reads
     adapter_level_sd_pa: float
     adapter_step_samples: float
+    stall_fraction: float = 0.0
+    stall_log_mean: float = 0.0
+    stall_log_sd: float = 0.0
+    stall_offset_pa: tuple[float, float] = (0.0, 0.0)  # (mean, sd) across reads
+    spike_fraction: float = 0.0  # of the reads with a stall
+    spike_log_mean: float = 0.0
+    spike_log_sd: float = 0.0
+    spike_offset_pa: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -147,7 +159,11 @@ def params_from_dict(raw: dict) -> ChemistryParams:
             lead["open_zero_fraction"], lead["open_mean_samples"], lead["open_pa"],
             lead["open_sd_pa"], lead["adapter_log_mean"], lead["adapter_log_sd"],
             tuple(lead["adapter_offset_pa"]), lead["adapter_level_sd_pa"],
-            lead["adapter_step_samples"],
+            lead["adapter_step_samples"], lead.get("stall_fraction", 0.0),
+            lead.get("stall_log_mean", 0.0), lead.get("stall_log_sd", 0.0),
+            tuple(lead.get("stall_offset_pa", (0.0, 0.0))), lead.get("spike_fraction", 0.0),
+            lead.get("spike_log_mean", 0.0), lead.get("spike_log_sd", 0.0),
+            tuple(lead.get("spike_offset_pa", (0.0, 0.0))),
         ),
         kmer_level_offset=decode_table(tables["level_offset"]) if "level_offset" in tables else None,
         kmer_noise_rel=decode_table(tables["noise_rel"]) if "noise_rel" in tables else None,

@@ -157,12 +157,13 @@ def synthesise_pa(levels: np.ndarray, kmer_index: np.ndarray, dwell: np.ndarray,
 def lead_in_pa(lead: LeadIn, strand_median_pa: float, sample_rate_hz: float,
                per_read_variation: bool, rng: np.random.Generator
                ) -> tuple[np.ndarray, np.ndarray]:
-    """Noise-free open-pore then adapter stretch as (levels in pA, lengths in samples);
-    noise is added together with the strand's."""
+    """Noise-free open-pore, adapter stall (with its end spike) and adapter stretch as (levels
+    in pA, lengths in samples); noise is added together with the strand's."""
     rate = sample_rate_hz / 4000.0  # fitted at 4 kHz
     n_open = 0
     if rng.random() >= lead.open_zero_fraction:
         n_open = int(round(rate * rng.geometric(1 / max(lead.open_mean_samples, 1.0))))
+    stall_levels, stall_lengths = _stall_pa(lead, strand_median_pa, rate, per_read_variation, rng)
     n_adapter = int(round(rate * np.exp(lead.adapter_log_mean
                                         + lead.adapter_log_sd * rng.standard_normal())))
     open_pa = lead.open_pa + (lead.open_sd_pa * rng.standard_normal() if per_read_variation else 0)
@@ -179,8 +180,28 @@ def lead_in_pa(lead: LeadIn, strand_median_pa: float, sample_rate_hz: float,
     if used:
         lengths[-1] -= ends[used - 1] - n_adapter
     keep = lengths > 0
-    return (np.concatenate([[open_pa], levels[:used][keep]]),
-            np.concatenate([[n_open], lengths[keep]]).astype(np.int64))
+    return (np.concatenate([[open_pa], stall_levels, levels[:used][keep]]),
+            np.concatenate([[n_open], stall_lengths, lengths[keep]]).astype(np.int64))
+
+
+def _stall_pa(lead: LeadIn, strand_median_pa: float, rate: float, per_read_variation: bool,
+              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The adapter stall and the spike that ends it as (levels, lengths), or empty arrays for
+    a read without a stall. Parameter files from before the stall fit draw nothing."""
+    if lead.stall_fraction <= 0 or rng.random() >= lead.stall_fraction:
+        return np.zeros(0), np.zeros(0, np.int64)
+    levels, lengths = [], []
+    for log_mean, log_sd, (offset, offset_sd) in (
+            (lead.stall_log_mean, lead.stall_log_sd, lead.stall_offset_pa),
+            (lead.spike_log_mean, lead.spike_log_sd, lead.spike_offset_pa)):
+        if lengths and rng.random() >= lead.spike_fraction:
+            break
+        n = int(round(rate * np.exp(log_mean + log_sd * rng.standard_normal())))
+        if per_read_variation:
+            offset += offset_sd * rng.standard_normal()
+        levels.append(strand_median_pa + offset)
+        lengths.append(max(n, 1))
+    return np.array(levels), np.array(lengths, np.int64)
 
 
 def _add_noise(signal: np.ndarray, n_lead: int, kmer_index: np.ndarray, dwell: np.ndarray,
