@@ -95,7 +95,8 @@ class _Ready:
 class PrefixCaller:
     """Batched prefix basecalling for read-until / adaptive sampling.
 
-    ``model``: a loaded ``CTCModel``, a shipped model name or a model directory.
+    ``model``: a loaded ``CTCModel``, a shipped model name or a model directory (default
+    ``r941_4khz_prefix``, the model made for prefixes, as in the readfish plugin).
     ``min_samples``: prefixes shorter than this after trimming are skipped with a reason.
     ``max_samples``: only the first ``max_samples`` of a read are called.
     ``deadline_s``: if set, a round calls only as many reads as the measured model speed says
@@ -112,7 +113,7 @@ class PrefixCaller:
     ``torch``, ``onnx`` or ``openvino`` force one.
     """
 
-    def __init__(self, model="r941_4khz_fast", *, device: str = "cpu", precision: str = "auto",
+    def __init__(self, model="r941_4khz_prefix", *, device: str = "cpu", precision: str = "auto",
                  min_samples: int = 800, max_samples: int = 40000, trim: bool | None = None,
                  trim_max_fraction: float = 0.5, accumulate: bool = False, deadline_s: float | None = None,
                  beam_size: int = 0, runner: Callable[[np.ndarray], np.ndarray] | None = None,
