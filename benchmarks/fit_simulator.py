@@ -8,7 +8,8 @@ R9.4.1: the Tombo lambda reads, the nanopolish-segmented E. coli reads (taiyaki 
 the taiyaki walkthrough reads; R10.4.1: the remora canonical reads with move tables. All read
 at run time from ../shared/data (or $BASECALLER_SHARED_DATA), never copied. Reads that overlap
 Lambda_NEB:14001-26000, NC_000913.3:514001-531000 or chr13:52314001-52318100 (the
-validation intervals) are not used. Deterministic: the same data gives the same file.
+validation intervals) are not used. Deterministic: the same data, code and libraries give the
+same file.
 Needs scipy.
 """
 
