@@ -15,7 +15,7 @@ from basecaller.errors import InputError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["PRECISIONS", "autocast", "autocast_dtype", "cpu_has_bf16", "resolve_precision"]
+__all__ = ["PRECISIONS", "autocast", "autocast_dtype", "cpu_has_amx", "cpu_has_bf16", "resolve_precision"]
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -30,6 +30,18 @@ def cpu_has_bf16() -> bool:
     import torch
 
     return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+@functools.cache
+def cpu_has_amx() -> bool:
+    """Whether this CPU has AMX tile units (Xeon Sapphire Rapids and later), where the fast
+    models run at 2-2.6x their speed on CPUs with AVX512-BF16 alone."""
+    flags = _linux_cpu_flags()
+    if flags is not None:
+        return bool({"amx_bf16", "amx_tile"} & flags)
+    import torch
+
+    return bool(torch.cpu._is_amx_tile_supported())
 
 
 def _linux_cpu_flags() -> set[str] | None:

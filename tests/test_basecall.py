@@ -21,7 +21,7 @@ from basecaller.io.open import open_reads
 from basecaller.io.pod5 import write_pod5
 from basecaller.models.config import ModelConfig, preset
 from basecaller.models.ctc import CTCModel
-from basecaller.models.directory import load_model, save_model_dir
+from basecaller.models.directory import find_model_dir, load_model, save_model_dir
 from basecaller.precision import autocast_dtype, cpu_has_bf16
 from basecaller.training.basecaller import chunk_identities, ctc_loss
 
@@ -134,10 +134,12 @@ def test_cli_writes_bam_with_tags_summary_and_read_groups(tmp_path):
         groups = {rg["ID"]: rg for rg in bam.header.to_dict()["RG"]}
         records = list(bam.fetch(until_eof=True))
     assert len(records) == 7
+    model = next(iter(groups)).split("_", 1)[1]  # RG ID is <run_id>_<model>; auto's pick depends on the CPU
+    stride = ModelConfig.load(find_model_dir(model) / "config.toml").stride
     for record in records:
         assert record.is_unmapped
         moves = np.asarray(record.get_tag("mv"))
-        assert moves[0] == 5 and moves[1:].sum() == len(record.query_sequence or "")
+        assert moves[0] == stride and moves[1:].sum() == len(record.query_sequence or "")
         assert record.get_tag("ns") == reads[record.query_name].num_samples
         assert 0 < record.get_tag("ts") < record.get_tag("ns")
         assert record.get_tag("RG") in groups and "runid=" in groups[record.get_tag("RG")]["DS"]

@@ -378,3 +378,34 @@ def test_skiplog_lines_name_file_and_read():
 def test_int8_prints_no_torch_warning(tmp_path):
     result = cli("basecall", LAMBDA, "-o", tmp_path / "c.fastq", "--int8", "--threads", "1", "--no-progress")
     assert result.returncode == 0 and "Warning" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("amx, device_type, expected", [
+    (False, "cpu", "r941_4khz_prefix"),  # fast cannot keep up with a MinION on 2 cores here
+    (True, "cpu", "r941_4khz_fast"),
+    (False, "cuda", "r941_4khz_fast"),
+    (False, None, "r941_4khz_fast"),  # callers that do not say where the model runs
+])
+def test_auto_picks_the_prefix_model_on_cpus_without_amx(monkeypatch, amx, device_type, expected):
+    import basecaller.precision
+    from basecaller.models.directory import choose_model
+
+    monkeypatch.setattr(basecaller.precision, "cpu_has_amx", lambda: amx)
+    r9 = next(iter(open_reads(LAMBDA)))
+    assert Path(choose_model("auto", r9, device_type)).name == expected
+    r10 = dataclasses.replace(r9, flow_cell_product="FLO-PRO114M", sequencing_kit="SQK-LSK114")
+    assert Path(choose_model("auto", r10, device_type)).name == "r1041_4khz_fast"  # no R10.4.1 prefix model
+    assert Path(choose_model("r941_4khz_fast", r9, device_type)).name == "r941_4khz_fast"
+
+
+def test_auto_says_which_model_it_runs_on_a_cpu_without_amx(tmp_path, monkeypatch, capsys):
+    import basecaller.precision
+    from basecaller.cli import main
+
+    monkeypatch.setattr(basecaller.precision, "cpu_has_amx", lambda: False)
+    assert main(["basecall", str(LAMBDA), "-o", str(tmp_path / "calls.fastq"), "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    assert "--model auto runs r941_4khz_prefix" in captured.err
+    assert "with r941_4khz_prefix" in captured.out + captured.err
+    assert main(["basecall", str(LAMBDA), "-o", str(tmp_path / "fast.fastq"), "--model", "r941_4khz_fast"]) == 0
+    assert "--model auto" not in capsys.readouterr().err

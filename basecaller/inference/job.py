@@ -114,8 +114,13 @@ def basecall_files(request: BasecallRequest) -> BasecallReport:
     if first is None:  # nothing (left) to call: the outputs still appear, complete
         groups, caller = {}, None
     else:
-        caller = _caller(choose_model(request.model, first), device, workers, request, report.skips)
+        caller = _caller(choose_model(request.model, first, _device_type(device)), device, workers, request,
+                         report.skips)
         name = caller.config.name
+        if request.model == "auto" and not name.endswith("_fast"):
+            print(f"note: --model auto runs {name} on this CPU (no AMX), the model that keeps up with a MinION "
+                  f"here; --model {name.rsplit('_', 1)[0]}_fast, the default on AMX CPUs and GPUs, is slower here "
+                  "(README: \"Choosing an R9.4.1 model\")", file=sys.stderr)
         groups = {run_id: read_group(run_id, name, info["flow_cell_id"]) for run_id, info in scan_runs(files).items()}
         caller.read_groups.update({run: rg for run, (rg, _) in groups.items()})
         report.model = f"{name} ({caller.backend})"
@@ -141,6 +146,11 @@ def _caller(model_dir: str, device, workers: int, request: BasecallRequest, skip
 def job_device(device: str):
     """"cpu" (without importing torch where no GPU driver exists), else the torch.device."""
     return "cpu" if select_device_type(device) == "cpu" else select_device(device)
+
+
+def _device_type(device) -> str:
+    """"cpu", "cuda" or "mps" of a ``job_device`` answer."""
+    return device if isinstance(device, str) else device.type
 
 
 def set_torch_threads(caller: Basecaller, threads: int | None) -> None:

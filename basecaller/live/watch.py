@@ -418,7 +418,7 @@ class LiveWatcher:
             options = self.options
             device = job_device(options.device)
             workers = cpu_model_workers(options.threads) if str(device) == "cpu" else 1
-            self._caller = Basecaller(choose_model(options.model, first), device=device,
+            self._caller = Basecaller(choose_model(options.model, first, str(device).split(":")[0]), device=device,
                                       batch_size=options.batch_size, model_workers=workers,
                                       precision=options.precision, backend=options.backend,
                                       min_samples=options.min_samples,

@@ -22,8 +22,8 @@ if TYPE_CHECKING:  # torch is imported when a model is built, so finding one sta
 
     from basecaller.models.ctc import CTCModel
 
-__all__ = ["SHIPPED_DIR", "choose_model", "default_model_name", "find_model_dir", "load_model", "save_model_dir",
-           "shipped_models"]
+__all__ = ["CPU_WITHOUT_AMX_KIND", "SHIPPED_DIR", "choose_model", "default_kind", "default_model_name",
+           "find_model_dir", "load_model", "save_model_dir", "shipped_models"]
 
 SHIPPED_DIR = Path(__file__).parent / "shipped"
 
@@ -49,16 +49,33 @@ def default_model_name(chemistry: str, sample_rate_hz: float, kind: str = "fast"
     return f"{chemistry.replace('.', '')}_{int(round(sample_rate_hz / 1000))}khz_{kind}"
 
 
-def choose_model(name: str, first_read: Read | None) -> str:
+#: Per chemistry, the kind of shipped model that "auto" runs on a CPU without AMX, where the fast
+#: model does not keep up with a MinION (2.05 M samples/s on 2 cores; README "Choosing an R9.4.1
+#: model": on a Zen 4 EPYC with AVX512-BF16, fast 1.1-1.4 M, prefix 2.0-2.6 M samples/s).
+CPU_WITHOUT_AMX_KIND = {"r9.4.1": "prefix"}
+
+
+def default_kind(chemistry: str, device_type: str | None) -> str:
+    """"fast", or on a CPU (``device_type`` "cpu") without AMX the chemistry's
+    ``CPU_WITHOUT_AMX_KIND``; ``device_type`` None: always "fast"."""
+    from basecaller.precision import cpu_has_amx
+
+    if device_type == "cpu" and chemistry in CPU_WITHOUT_AMX_KIND and not cpu_has_amx():
+        return CPU_WITHOUT_AMX_KIND[chemistry]
+    return "fast"
+
+
+def choose_model(name: str, first_read: Read | None, device_type: str | None = None) -> str:
     """The model directory to use: ``name``, or for "auto" the shipped model matching the
-    first read's chemistry and sample rate (any rate of that chemistry as a fallback)."""
+    first read's chemistry and sample rate (any rate of that chemistry as a fallback): the
+    fast one, or the one of ``default_kind`` for runs on ``device_type`` "cpu"."""
     if name != "auto":
         return str(find_model_dir(name))
     if first_read is None:
         raise InputError("no readable reads in the inputs")
     detected = detect_chemistry(first_read)
     chemistry = (detected.name if detected.known else None) or "r9.4.1"
-    exact = default_model_name(chemistry, first_read.sample_rate_hz)
+    exact = default_model_name(chemistry, first_read.sample_rate_hz, default_kind(chemistry, device_type))
     others = [m for m in shipped_models() if m.startswith(chemistry.replace(".", "")) and m != exact]
     others.sort(key=lambda m: not m.endswith("_fast"))  # another rate's fast model before other kinds
     candidates = [exact] + others
