@@ -184,12 +184,14 @@ def _compiled_posteriors(w: np.ndarray, starts: np.ndarray, steps: int, top: int
     """``step_posteriors`` of the segments ``w[start:start + steps]`` with the numba kernel, one
     segment at a time through one reused buffer (no read-sized temporaries)."""
     table = np.empty((len(starts), steps, NUM_TRANSITIONS), dtype=np.float32)
-    e = np.empty((1, steps) + w.shape[1:], dtype=np.float32)
+    scaled = np.empty((steps,) + w.shape[1:], dtype=np.float32)
+    e = np.empty((steps, NUM_TRANSITIONS, w.shape[1]), dtype=np.float32)  # transposed: contiguous over states
     for i, start in enumerate(starts):
         piece = w[start:start + steps]
-        np.subtract(piece, piece.reshape(steps, -1).max(axis=1)[:, None, None], out=e[0])
-        np.exp(e, out=e)
-        table[i] = _kernels().posterior_table(e, top)[0]
+        np.subtract(piece, piece.reshape(steps, -1).max(axis=1)[:, None, None], out=scaled)
+        np.exp(scaled, out=scaled)
+        e[...] = scaled.transpose(0, 2, 1)
+        table[i] = _kernels().posterior_table(e, top)
     return table
 
 

@@ -69,49 +69,56 @@ def viterbi_paths(w: np.ndarray, starts: np.ndarray, steps: int, top: int):
 
 @_jit
 def posterior_table(e: np.ndarray, top: int):
-    """Per-step posteriors ``(n, T, 5)`` [stay, move emitting A, C, G, T] from exponentiated
-    scores ``e`` ``(n, T, S, 5)`` (float32, each step scaled by its maximum): scaled
-    forward-backward with free start and end states."""
-    count, steps, states = e.shape[0], e.shape[1], e.shape[2]
-    table = np.zeros((count, steps, 5), dtype=np.float32)
+    """Per-step posteriors ``(T, 5)`` [stay, move emitting A, C, G, T] from exponentiated
+    scores ``e`` ``(T, 5, S)`` (float32, transposed so that each transition's scores are
+    contiguous over the states, each step scaled by its maximum): scaled forward-backward with
+    free start and end states. State ``s = 4 r + b`` is entered by a move from ``j * top + r``."""
+    steps, states = e.shape[0], e.shape[2]
+    table = np.zeros((steps, 5), dtype=np.float32)
     betas = np.empty((steps + 1, states), dtype=np.float32)
     alpha = np.empty(states, dtype=np.float32)
     new = np.empty(states, dtype=np.float32)
-    into = np.empty(states, dtype=np.float32)
-    for i in range(count):
-        betas[steps, :] = 1.0
-        for t in range(steps - 1, -1, -1):
-            total = np.float32(0.0)
-            for p in range(states):
-                j, r = p // top, p % top
+    mass = np.empty(states, dtype=np.float32)
+    betas[steps, :] = 1.0
+    for t in range(steps - 1, -1, -1):
+        for p in range(states):
+            new[p] = betas[t + 1, p] * e[t, 0, p]
+        for j in range(4):
+            for r in range(top):
                 out = np.float32(0.0)
                 for b in range(4):
-                    s = 4 * r + b
-                    out += e[i, t, s, j + 1] * betas[t + 1, s]
-                value = betas[t + 1, p] * e[i, t, p, 0] + out
-                new[p] = value
-                total += value
-            for p in range(states):
-                betas[t, p] = new[p] / total
-        alpha[:] = np.float32(1.0 / states)
-        for t in range(steps):
-            total = np.float32(0.0)
-            stay_mass = np.float32(0.0)
-            for s in range(states):
-                r = s // 4
-                mass = np.float32(0.0)
-                for j in range(4):
-                    mass += e[i, t, s, j + 1] * alpha[j * top + r]
-                into[s] = mass
-                stay = alpha[s] * e[i, t, s, 0]
-                stay_mass += stay * betas[t + 1, s]
-                table[i, t, 1 + s % 4] += mass * betas[t + 1, s]
-                new[s] = stay + mass
+                    out += e[t, j + 1, 4 * r + b] * betas[t + 1, 4 * r + b]
+                new[j * top + r] += out
+        total = np.float32(0.0)
+        for p in range(states):
+            total += new[p]
+        for p in range(states):
+            betas[t, p] = new[p] / total
+    alpha[:] = np.float32(1.0 / states)
+    moved = np.empty(4, dtype=np.float32)
+    for t in range(steps):
+        mass[:] = 0.0
+        for j in range(4):
+            for r in range(top):
+                source = alpha[j * top + r]
+                for b in range(4):
+                    mass[4 * r + b] += e[t, j + 1, 4 * r + b] * source
+        stay_mass = np.float32(0.0)
+        moved[:] = 0.0
+        total = np.float32(0.0)
+        for r in range(top):
+            for b in range(4):
+                s = 4 * r + b
+                stay = alpha[s] * e[t, 0, s]
+                after = betas[t + 1, s]
+                stay_mass += stay * after
+                moved[b] += mass[s] * after
+                new[s] = stay + mass[s]
                 total += new[s]
-            table[i, t, 0] = stay_mass
-            for s in range(states):
-                alpha[s] = new[s] / total
-            row = table[i, t, 0] + table[i, t, 1] + table[i, t, 2] + table[i, t, 3] + table[i, t, 4]
-            for c in range(5):
-                table[i, t, c] /= row
+        for s in range(states):
+            alpha[s] = new[s] / total
+        row = stay_mass + moved[0] + moved[1] + moved[2] + moved[3]
+        table[t, 0] = stay_mass / row
+        for b in range(4):
+            table[t, 1 + b] = moved[b] / row
     return table
