@@ -114,7 +114,7 @@ def basecall_files(request: BasecallRequest) -> BasecallReport:
     if first is None:  # nothing (left) to call: the outputs still appear, complete
         groups, caller = {}, None
     else:
-        caller = _caller(choose_model(request.model, first, _device_type(device)), device, workers, request,
+        caller = _caller(choose_model(request.model, first, device_type_of(device)), device, workers, request,
                          report.skips)
         name = caller.config.name
         if request.model == "auto" and not name.endswith("_fast"):
@@ -148,7 +148,7 @@ def job_device(device: str):
     return "cpu" if select_device_type(device) == "cpu" else select_device(device)
 
 
-def _device_type(device) -> str:
+def device_type_of(device) -> str:
     """"cpu", "cuda" or "mps" of a ``job_device`` answer."""
     return device if isinstance(device, str) else device.type
 

@@ -411,14 +411,19 @@ class LiveWatcher:
         from basecaller.io.writers import read_group
 
         if self._caller is None:
-            from basecaller.inference.job import cpu_model_workers, job_device, set_torch_threads
+            from basecaller.inference.job import (
+                cpu_model_workers,
+                device_type_of,
+                job_device,
+                set_torch_threads,
+            )
             from basecaller.inference.pipeline import Basecaller
             from basecaller.models.directory import choose_model
 
             options = self.options
             device = job_device(options.device)
             workers = cpu_model_workers(options.threads) if str(device) == "cpu" else 1
-            self._caller = Basecaller(choose_model(options.model, first, str(device).split(":")[0]), device=device,
+            self._caller = Basecaller(choose_model(options.model, first, device_type_of(device)), device=device,
                                       batch_size=options.batch_size, model_workers=workers,
                                       precision=options.precision, backend=options.backend,
                                       min_samples=options.min_samples,
