@@ -22,7 +22,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from basecaller.signal.trim import STALL_SPREAD_PA, adapter_stall_trim  # noqa: E402
 from basecaller.simulate import load_kmer_model, load_params, simulate_reads  # noqa: E402
 from basecaller.simulate.fit import (  # noqa: E402
     LabelledRead,
@@ -31,6 +30,7 @@ from basecaller.simulate.fit import (  # noqa: E402
     lag1_autocorrelation,
     load_labelled,
     robust_sd,
+    stall_length,
     within_base_lag,
 )
 
@@ -93,8 +93,7 @@ def stall_stats(reads) -> dict:
     the median height (pA above the strand's median) of the peak just after it."""
     lengths, heights = [], []
     for read in reads:
-        cut = min(adapter_stall_trim(read.signal_pa[:8000], flat_spread=STALL_SPREAD_PA),
-                  int(read.base_starts[0]))
+        cut = stall_length(read)
         if cut:
             lengths.append(cut)
             after = read.signal_pa[max(cut - 40, 0) : cut + 200]

@@ -13,7 +13,6 @@ import pytest
 
 from basecaller.cli import main
 from basecaller.errors import InputError
-from basecaller.signal.trim import STALL_SPREAD_PA, adapter_stall_trim
 from basecaller.simulate import (
     kmer_indices,
     load_kmer_model,
@@ -235,7 +234,7 @@ def test_adapter_stall_follows_the_fit(chemistry, toy_r941_model):
     median), measured back with the detector the fit used: within 0.08 in fraction, 20 % in
     median length and 1 pA in level, and its end spike. Fitted on the real reads: R9.4.1 81 % of
     reads, median 645 samples; R10.4.1 30 %, 269 samples."""
-    from basecaller.simulate.fit import spike_after
+    from basecaller.simulate.fit import spike_after, stall_length
 
     params = load_params(chemistry)
     lead = params.lead_in
@@ -245,8 +244,7 @@ def test_adapter_stall_follows_the_fit(chemistry, toy_r941_model):
                                 kmer_model=model))
     found, lengths, offsets, spikes = 0, [], [], []
     for read in reads:
-        cut = min(adapter_stall_trim(read.signal_pa[:8000], flat_spread=STALL_SPREAD_PA),
-                  int(read.base_starts[0]))
+        cut = stall_length(read)
         if cut:
             found += 1
             lengths.append(cut)

@@ -29,7 +29,6 @@ from basecaller.signal.trim import STALL_SPREAD_PA, adapter_stall_trim, open_por
 __all__ = ["PrefixCall", "PrefixCaller", "RoundStats", "SignalChunk"]
 
 
-
 @dataclass
 class SignalChunk:
     """Signal of one read on one channel, as the sequencer delivers it.

@@ -18,8 +18,8 @@
   AR(1) core ``sd`` and ``ar1``; spikes from the excess of the untrimmed variance;
 - lead-in: open-pore samples at the start (above half-way to the open-pore current), the
   adapter stall (the flat start that ``adapter_stall_trim`` finds: how often, how long, its
-  level), the current spike that ends it, and the adapter stretch after it up to the first labelled base: lengths, levels, step
-  length.
+  level), the current spike that ends it, and the adapter stretch after it up to the first
+  labelled base: lengths, levels, step length.
 
 Reads overlapping a held-out interval are never used. Needs scipy (fitting only).
 """
@@ -345,10 +345,11 @@ def fit_dwell_mixture(dwell: np.ndarray, quantum: int, floor: int, max_shift: fl
 
 # --- lead-in -----------------------------------------------------------------------------
 
-def stall_length(read: LabelledRead, n_open: int) -> int:
+def stall_length(read: LabelledRead, n_open: int = 0) -> int:
     """Samples of adapter stall after the first ``n_open`` (open-pore) samples, as the prefix
-    caller's detector finds it, never past the first labelled base; 0 for none."""
-    cut = adapter_stall_trim(read.signal_pa[:8000], flat_spread=STALL_SPREAD_PA)
+    caller's detector finds it, never past the first labelled base; 0 for none. Any object
+    with ``signal_pa`` and ``base_starts`` (a simulated read too) will do."""
+    cut = adapter_stall_trim(read.signal_pa, flat_spread=STALL_SPREAD_PA)
     return max(min(cut, int(read.base_starts[0])) - n_open, 0)
 
 
@@ -372,6 +373,14 @@ def spike_after(lead: np.ndarray, start: int, strand_median: float, search: int 
     after = above[peak:]
     high = peak + (int(np.argmin(after)) if not after.all() else after.size)
     return low, high - low, float(np.median(segment[low:high])) - strand_median
+
+
+def _stretch(name: str, lengths: list[int], offsets: list[float]) -> dict:
+    """Log-normal length and (mean, sd) level offset of a lead-in stretch; zeros if none seen."""
+    log = np.log(lengths) if lengths else np.zeros(1)
+    level = np.array(offsets) if offsets else np.zeros(1)
+    return {f"{name}_log_mean": float(log.mean()), f"{name}_log_sd": float(log.std()),
+            f"{name}_offset_pa": [float(level.mean()), float(level.std())]}
 
 
 def lead_in_fit(reads, open_pore_pa: float, noise_sd: float, rho: float) -> dict:
@@ -437,15 +446,9 @@ def lead_in_fit(reads, open_pore_pa: float, noise_sd: float, rho: float) -> dict
         "adapter_level_sd_pa": float(np.sqrt(best[2])),
         "adapter_step_samples": float(best[1]),
         "stall_fraction": len(stall_len) / max(leads, 1),
-        "stall_log_mean": float(np.log(stall_len).mean()) if stall_len else 0.0,
-        "stall_log_sd": float(np.log(stall_len).std()) if stall_len else 0.0,
-        "stall_offset_pa": [float(np.mean(stall_offsets)), float(np.std(stall_offsets))]
-        if stall_offsets else [0.0, 0.0],
+        **_stretch("stall", stall_len, stall_offsets),
         "spike_fraction": len(spike_len) / max(len(stall_len), 1),
-        "spike_log_mean": float(np.log(spike_len).mean()) if spike_len else 0.0,
-        "spike_log_sd": float(np.log(spike_len).std()) if spike_len else 0.0,
-        "spike_offset_pa": [float(np.mean(spike_offsets)), float(np.std(spike_offsets))]
-        if spike_offsets else [0.0, 0.0],
+        **_stretch("spike", spike_len, spike_offsets),
         "reads": int(len(adapter_len)),
         "median_length": float(np.median([read.base_starts[0] for read in reads])),
     }
