@@ -3,6 +3,7 @@
     python benchmarks/fit_simulator.py                 # writes basecaller/simulate/fitted_params.json
     python benchmarks/fit_simulator.py -o other.json   # somewhere else
     python benchmarks/fit_simulator.py --only lead_in  # refit one section, keep the rest of the file
+    python benchmarks/fit_simulator.py --chemistry r10.4.1  # refit one chemistry, keep the other
 
 R9.4.1: the Tombo lambda reads, the nanopolish-segmented E. coli reads (taiyaki layout) and
 the taiyaki walkthrough reads; R10.4.1: the remora canonical reads with move tables. All read
@@ -25,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from basecaller.simulate.fit import default_data_dir, fit_chemistry, load_labelled  # noqa: E402
 from basecaller.simulate.params import PARAMS_FILE  # noqa: E402
+
+CHEMISTRIES = ("r9.4.1", "r10.4.1")
 
 
 def open_pore_pa(chemistry: str, data: Path) -> float:
@@ -62,27 +65,34 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="+", metavar="SECTION",
                         help="replace only these top-level sections (e.g. lead_in) of each "
                              "chemistry in the existing output file")
+    parser.add_argument("--chemistry", nargs="+", choices=CHEMISTRIES, default=list(CHEMISTRIES),
+                        help="refit only these; the others stay as they are in the output file "
+                             "(R10.4.1 then borrows from the file's R9.4.1 section)")
     args = parser.parse_args(argv)
     data = Path(args.data) if args.data else default_data_dir()
     if not data.is_dir():
         print(f"needs {data}", file=sys.stderr)
         return 1
     start = time.perf_counter()
+    existing = json.loads(Path(args.output).read_text()) if Path(args.output).exists() else {}
     fitted = {}
-    for chemistry in ("r9.4.1", "r10.4.1"):
+    for chemistry in args.chemistry:
         reads = load_labelled(chemistry, data)
-        borrow = fitted.get("r9.4.1") if chemistry == "r10.4.1" else None
+        borrow = fitted.get("r9.4.1", existing.get("r9.4.1")) if chemistry == "r10.4.1" else None
         fitted[chemistry] = fit_chemistry(chemistry, reads, open_pore_pa=open_pore_pa(chemistry, data),
                                           borrow=borrow)
         fitted[chemistry]["source"] = (
             "r941_lambda_tombo (Tombo), r94_ecoli_f5c (nanopolish), r941_taiyaki_mapped: "
             "per-base segmentations and raw signal" if chemistry == "r9.4.1" else
-            "r1041_remora_4khz can_*: move tables (stride 5) and pod5 signal; level jitter "
-            "and spikes relative to R9.4.1's")
+            "r1041_remora_4khz can_*: move tables (stride 5) resquiggled against the 9-mer "
+            "model (fit.resquiggle) and pod5 signal; spikes relative to R9.4.1's")
         summary = {k: v for k, v in fitted[chemistry].items() if k != "kmer_tables"}
         print(chemistry, json.dumps(summary, indent=1))
     if args.only:
-        fitted = merge_sections(json.loads(Path(args.output).read_text()), fitted, args.only)
+        fitted = merge_sections(existing, fitted, args.only)
+    else:
+        fitted = {chemistry: fitted.get(chemistry, existing.get(chemistry))
+                  for chemistry in CHEMISTRIES if chemistry in fitted or chemistry in existing}
     Path(args.output).write_text(json.dumps(fitted, indent=1) + "\n")
     print(f"wrote {args.output} in {time.perf_counter() - start:.0f} s")
     return 0

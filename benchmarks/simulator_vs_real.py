@@ -55,6 +55,18 @@ def observed_dwell(read, chemistry, simulated):
     return np.maximum(dwell, 3)  # Tombo never reports less than 3
 
 
+def observed_means(read, chemistry, simulated):
+    """Per-base mean pA, for simulated R10.4.1 over the boundaries a stride-5 move table would
+    report (the real reads' means are blurred the same way)."""
+    if not (simulated and chemistry == "r10.4.1"):
+        return base_means(read)
+    snapped = np.round(read.base_starts / STRIDE).astype(np.int64) * STRIDE
+    snapped = np.maximum.accumulate(snapped)
+    keep = np.flatnonzero(np.diff(snapped) > 0)  # bases a move table can place
+    cuts = np.add.reduceat(read.signal_pa.astype(np.float64), snapped[keep])
+    return cuts[:-1] / np.diff(snapped[keep]) if keep.size > 1 else np.zeros(0)
+
+
 def variogram(reads, lags=(1, 2, 3, 4, 6, 8)):
     """Within-base semivariance at each lag, normalised by lag 1 (1 + rho for AR(1))."""
     values = []
@@ -70,7 +82,7 @@ def stats(reads, chemistry, simulated):
     lead = np.array([r.base_starts[0] for r in reads])
     first = np.array([r.signal_pa[: max(r.base_starts[0], 1)].max() for r in reads])
     d1 = np.concatenate([within_base_lag(r, 1)[0] for r in reads])
-    means = np.concatenate([base_means(r) for r in reads])
+    means = np.concatenate([observed_means(r, chemistry, simulated) for r in reads])
     return {
         "dwell_mean": float(dwell.mean()), "dwell_q99": float(np.quantile(dwell, 0.99)),
         "dwell_q999": float(np.quantile(dwell, 0.999)),
@@ -182,16 +194,20 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-figures", action="store_true")
+    parser.add_argument("--chemistry", nargs="+", default=["r9.4.1", "r10.4.1"])
+    parser.add_argument("--before", default=str(BEFORE), help="parameter file of the BEFORE column")
+    parser.add_argument("--after", default=None, help="parameter file of the AFTER column "
+                                                      "(default: the shipped fitted_params.json)")
     args = parser.parse_args(argv)
     if not default_data_dir().is_dir():
         print(f"needs {default_data_dir()}", file=sys.stderr)
         return 1
-    for chemistry in ("r9.4.1", "r10.4.1"):
+    for chemistry in args.chemistry:
         reads = load_labelled(chemistry)
         model = load_kmer_model(chemistry)
         sims = {name: simulate_like(reads, chemistry, params, args.seed)
-                for name, params in (("before", load_params(chemistry, BEFORE)),
-                                     ("after", load_params(chemistry)))}
+                for name, params in (("before", load_params(chemistry, args.before)),
+                                     ("after", load_params(chemistry, args.after)))}
         del model
         real = stats(reads, chemistry, False)
         before = stats(sims["before"], chemistry, True)

@@ -165,10 +165,25 @@ def params_from_dict(raw: dict) -> ChemistryParams:
             lead.get("spike_log_mean", 0.0), lead.get("spike_log_sd", 0.0),
             tuple(lead.get("spike_offset_pa", (0.0, 0.0))),
         ),
-        kmer_level_offset=decode_table(tables["level_offset"]) if "level_offset" in tables else None,
+        kmer_level_offset=_level_offset(tables),
         kmer_noise_rel=decode_table(tables["noise_rel"]) if "noise_rel" in tables else None,
         kmer_model_file=tables.get("model_file", ""),
     )
+
+
+def _level_offset(tables: dict) -> np.ndarray | None:
+    """The per-k-mer level correction: a table per k-mer, or one per sub-k-mer context
+    (``level_offset_context``: k, positions [lo, hi), table) spread over every k-mer."""
+    if "level_offset" in tables:
+        return decode_table(tables["level_offset"])
+    if "level_offset_context" not in tables:
+        return None
+    entry = tables["level_offset_context"]
+    (lo, hi), k = entry["positions"], entry["k"]
+    context = (np.arange(4 ** k) // 4 ** (k - hi)) % 4 ** (hi - lo)
+    full = decode_table(entry["table"])[context]
+    full.setflags(write=False)
+    return full
 
 
 def for_model(params: ChemistryParams, model_file: str) -> ChemistryParams:
