@@ -54,7 +54,11 @@ def merge_sections(existing: dict, fitted: dict, sections: list[str]) -> dict:
     """``existing`` with ``sections`` of every chemistry taken from ``fitted``."""
     for chemistry, values in fitted.items():
         for section in sections:
-            existing.setdefault(chemistry, {})[section] = values[section]
+            target = existing.setdefault(chemistry, {})
+            if section in values:
+                target[section] = values[section]
+            else:  # the refit has none (e.g. no k-mer tables): drop the old one
+                target.pop(section, None)
     return existing
 
 
@@ -68,6 +72,9 @@ def main(argv=None) -> int:
     parser.add_argument("--chemistry", nargs="+", choices=CHEMISTRIES, default=list(CHEMISTRIES),
                         help="refit only these; the others stay as they are in the output file "
                              "(R10.4.1 then borrows from the file's R9.4.1 section)")
+    parser.add_argument("--r1041-context-table", action="store_true",
+                        help="add R10.4.1 level offsets per 4-mer context from resquiggled reads "
+                             "(session 18: makes the simulation less like real reads; off)")
     args = parser.parse_args(argv)
     data = Path(args.data) if args.data else default_data_dir()
     if not data.is_dir():
@@ -80,12 +87,12 @@ def main(argv=None) -> int:
         reads = load_labelled(chemistry, data)
         borrow = fitted.get("r9.4.1", existing.get("r9.4.1")) if chemistry == "r10.4.1" else None
         fitted[chemistry] = fit_chemistry(chemistry, reads, open_pore_pa=open_pore_pa(chemistry, data),
-                                          borrow=borrow)
+                                          borrow=borrow, context_table=args.r1041_context_table)
         fitted[chemistry]["source"] = (
             "r941_lambda_tombo (Tombo), r94_ecoli_f5c (nanopolish), r941_taiyaki_mapped: "
             "per-base segmentations and raw signal" if chemistry == "r9.4.1" else
-            "r1041_remora_4khz can_*: move tables (stride 5) resquiggled against the 9-mer "
-            "model (fit.resquiggle) and pod5 signal; spikes relative to R9.4.1's")
+            "r1041_remora_4khz can_*: move tables (stride 5) and pod5 signal; level jitter "
+            "and spikes relative to R9.4.1's")
         summary = {k: v for k, v in fitted[chemistry].items() if k != "kmer_tables"}
         print(chemistry, json.dumps(summary, indent=1))
     if args.only:

@@ -11,8 +11,8 @@
   (least squares on bases of at least 3 samples; for move-table segmentations, whose per-base
   means are blurred, the scale comes from the spread instead); per-k-mer level corrections
   and per-k-mer noise spreads where every k-mer has enough bases (R9.4.1 6-mers), shrunk
-  towards 0 and the model file's spreads; otherwise (R10.4.1 9-mers) one level correction per
-  4-mer context, from the move tables resquiggled against the model;
+  towards 0 and the model file's spreads; for move tables, optionally (``context_table``) one
+  level correction per 4-mer context from the reads resquiggled against the model;
 - dwell: a shifted gamma body plus a long gamma tail (stalls) by maximum likelihood on the
   rounded, floored dwells, after taking out a per-read speed factor whose spread is fitted;
 - noise: within-base variograms at lags 1 and 2 (trimmed, so spikes do not count) give an
@@ -546,16 +546,18 @@ def lead_in_fit(reads, open_pore_pa: float, noise_sd: float, rho: float) -> dict
 
 def fit_chemistry(chemistry: str, reads: list[LabelledRead], model: KmerModel | None = None,
                   open_pore_pa: float | None = None, borrow: dict | None = None,
-                  calibrate: bool = True) -> dict:
+                  calibrate: bool = True, context_table: bool = False) -> dict:
     """Everything ``params_from_dict`` reads, fitted to ``reads``.
 
     ``borrow`` (a fitted R9.4.1 dict) supplies what a move-table segmentation cannot
     resolve: level jitter relative to the level spread and the spike model relative to the
-    noise core. A move-table chemistry gets its level corrections per k-mer context from the
-    reads resquiggled against the k-mer model (``resquiggle``); everything else comes from the
-    move tables as they are. (Jitter, noise and dwell from the resquiggled reads made the
-    simulation less like the real reads: per-base mean KS 0.086 against 0.066, and adapter
-    stalls in 7 of 10 simulated reads against 3 of 10 real ones.)
+    noise core. ``context_table`` (move tables only, off by default) adds level corrections
+    per k-mer context from the reads resquiggled against the k-mer model (``resquiggle``).
+    It is off because a model trained on real R10.4.1 reads calls the simulation worse with
+    it (identity 0.655 against 0.694, ``benchmarks/real_model_on_sim.py``): the offsets also
+    learn the blur that the resquiggle leaves. Jitter, noise and dwell from resquiggled reads
+    were worse still (per-base mean KS 0.086 against 0.066; adapter stalls in 7 of 10
+    simulated reads against 3 of 10 real ones).
     """
     model = model or load_kmer_model(chemistry)
     move_table = borrow is not None
@@ -571,7 +573,7 @@ def fit_chemistry(chemistry: str, reads: list[LabelledRead], model: KmerModel | 
         offsets, covered = kmer_level_offsets(records, model)
         if covered >= 0.9 * model.levels.size:
             tables["level_offset"] = offsets
-    else:
+    elif context_table:
         _, sharp = level_fits([resquiggle(read, model) for read in kept], model, False)
         tables["level_offset_context"] = {"k": model.k, "positions": list(CONTEXT_POSITIONS),
                                           "table": encode_table(context_level_offsets(sharp, model))}
