@@ -20,33 +20,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from accuracy import truth_identities  # noqa: E402  (this folder is on sys.path when run as a script)
+
 from basecaller.inference.job import BasecallRequest, basecall_files  # noqa: E402
 from basecaller.simulate import load_params, random_genome, simulate_reads, write_simulation  # noqa: E402
-from basecaller.training.basecaller import edit_identity  # noqa: E402
-
-
-def identities(calls: Path, truth: dict[str, str]) -> list[float]:
-    import pysam
-
-    with pysam.FastxFile(str(calls)) as handle:
-        called = {entry.name: entry.sequence or "" for entry in handle}
-    return [edit_identity(called[name], seq, infix=True) if called.get(name) else 0.0
-            for name, seq in truth.items()]
 
 
 def score(params_file: str, args, work: Path) -> list[float]:
+    """Each simulated read's identity (0 for a read without a call) under ``params_file``."""
     genome = random_genome(200_000, 0.45, seed=args.seed, name="random")
     params = load_params(args.chemistry, params_file)
     reads = list(simulate_reads(genome, chemistry=args.chemistry, n_reads=args.reads,
                                 read_length_mean=4000, read_length_sd=1500, seed=args.seed,
                                 params=params))
-    folder = work / Path(params_file).stem
+    folder = work / str(len(list(work.iterdir())))  # files of the same name get folders of their own
     write_simulation(folder, reads, chemistry=args.chemistry, sample_rate_hz=4000, seed=args.seed)
     calls = folder / "calls.fastq"
     basecall_files(BasecallRequest(inputs=[str(folder / "reads.pod5")], output=str(calls),
                                    model=args.model, threads=args.threads, progress=False,
                                    device="cpu"))
-    return identities(calls, {read.read_id: read.sequence for read in reads})
+    scores = truth_identities(calls, {read.read_id: read.sequence for read in reads})
+    return [scores.get(read.read_id, 0.0) for read in reads]
 
 
 def main(argv=None) -> int:
