@@ -153,3 +153,20 @@ def test_an_exported_checkpoint_is_named_after_its_directory(tmp_path):
     assert exported.config.name == "exported" and exported.config.training["base_model"] == tiny_config().name
     for a, b in zip(exported.state_dict().values(), trained.state_dict().values()):
         torch.testing.assert_close(a, b)
+
+
+def test_a_run_with_a_moving_average_writes_and_exports_the_average(tmp_path):
+    dataset = _dataset(tmp_path)
+    options = basecaller_fit(steps=3, batch_size=4, warmup_steps=0, amp=False, progress=False, checkpoint_every=1,
+                             ema_decay=0.5)
+    trained = train_basecaller(tiny_config(), [dataset], tmp_path / "run", options=options)
+    out = tmp_path / "exported"
+    last = tmp_path / "run" / "checkpoints" / "last.pt"
+    assert main(["export", str(last), "-o", str(out)]) == 0
+    current = torch.load(last, weights_only=False)["model"]
+    written = load_model(tmp_path / "run").state_dict()
+    for exported, saved, average in zip(load_model(out).state_dict().values(), written.values(),
+                                        trained.state_dict().values()):
+        torch.testing.assert_close(exported, average)
+        torch.testing.assert_close(saved, average)
+    assert any(not torch.equal(a, b) for a, b in zip(trained.state_dict().values(), current.values()))

@@ -228,3 +228,65 @@ def test_resume_mid_sequence_restores_the_carried_bptt_state(tmp_path):
     full = run(tmp_path / "full", 6)
     run(tmp_path / "split", 3)
     assert run(tmp_path / "split", 6, resume=True) == full
+
+
+def _weights_per_step(trainer):
+    """Wrap the trainer's loss so that it records the weights each step starts from."""
+    seen = []
+
+    def recording_loss(model, batch):
+        seen.append([p.detach().clone() for p in model.parameters()])
+        return tag_loss(model, batch)
+
+    trainer.loss_fn = recording_loss
+    return seen
+
+
+def test_moving_average_follows_its_definition_and_leaves_training_alone(tmp_path):
+    plain = make_trainer(tmp_path / "plain")
+    plain.fit(epoch_batches)
+    averaged = make_trainer(tmp_path / "ema", ema_decay=0.8)
+    starts = _weights_per_step(averaged)
+    averaged.fit(epoch_batches)
+    trained = full_model_params(tmp_path / "ema")  # the current weights: as without the average
+    assert all(torch.equal(a, b) for a, b in zip(trained, full_model_params(tmp_path / "plain")))
+    after_each_step = starts[1:] + [trained]
+    expected = after_each_step[0]  # the average starts as a copy of the first step's weights
+    for weights in after_each_step[1:]:
+        expected = [0.8 * e + 0.2 * w for e, w in zip(expected, weights)]
+    for ours, theirs in zip(averaged.model.parameters(), expected):
+        torch.testing.assert_close(ours.detach(), theirs)
+    assert not all(torch.equal(a.detach(), b) for a, b in zip(averaged.model.parameters(), trained))
+
+
+def test_moving_average_is_validated_logged_and_resumed_exactly(tmp_path):
+    def first_weight(model):
+        return {"w": float(next(model.parameters()).flatten()[0])}
+
+    full = make_trainer(tmp_path / "full", checkpoint_every=5, ema_decay=0.7, validate=first_weight,
+                        validate_every=4)
+    full.fit(epoch_batches)
+    broken = make_trainer(tmp_path / "run", checkpoint_every=5, ema_decay=0.7, validate=first_weight,
+                          validate_every=4)
+    calls = {"n": 0}
+
+    def crashing_loss(model, batch):
+        calls["n"] += 1
+        if calls["n"] == 9:
+            raise Interrupt
+        return tag_loss(model, batch)
+
+    broken.loss_fn = crashing_loss
+    with pytest.raises(Interrupt):
+        broken.fit(epoch_batches)
+    resumed = make_trainer(tmp_path / "run", checkpoint_every=5, ema_decay=0.7, validate=first_weight,
+                           validate_every=4, resume=True)
+    resumed.fit(epoch_batches)
+    for ours, theirs in zip(resumed.model.parameters(), full.model.parameters()):
+        assert torch.equal(ours, theirs)
+    validations = [r for r in read_metrics(tmp_path / "full" / "metrics.jsonl") if r["kind"] == "validation"]
+    assert [r["step"] for r in validations] == [4, 8, 12]
+    assert all(r["w"] != r["raw_w"] for r in validations)
+    assert validations[-1]["w"] == pytest.approx(float(next(full.model.parameters()).flatten()[0]))
+    checkpoint = torch.load(tmp_path / "full" / "last.pt", weights_only=False)
+    assert validations[-1]["raw_w"] == pytest.approx(float(next(iter(checkpoint["model"].values())).flatten()[0]))

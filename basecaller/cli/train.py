@@ -44,6 +44,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="data-parallel CPU processes, one thread each, each drawing its own batch of "
                              "--batch-size (gradients averaged; e.g. one per core)")
+    parser.add_argument("--ema-decay", type=float,
+                        help="keep an exponential moving average of the weights (per-step decay, e.g. 0.999): "
+                             "validation, best.pt, export and the written model use it (default: none)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoints/last.pt")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -110,7 +113,8 @@ def run(args) -> int:
     options = basecaller_fit(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps,
                            clip_norm=args.clip_norm, device=args.device, amp=not args.fp32, seed=args.seed,
                            validate_every=args.validate_every, checkpoint_every=args.checkpoint_every,
-                           resume=args.resume, progress=not args.quiet, workers=args.workers)
+                           resume=args.resume, progress=not args.quiet, workers=args.workers,
+                           ema_decay=args.ema_decay)
     provenance = {"data": [str(p) for p in args.chunks], "mix": args.mix or "by size",
                   "validation": args.valid or "none"}
     model = train_basecaller(_config(args), train_sets, args.output, weights=weights, valid_set=valid,

@@ -29,6 +29,7 @@ from basecaller.training import parallel
 from basecaller.training.checkpoint import load_checkpoint
 from basecaller.training.fit import BASECALLER_FIT, FitOptions, fit
 from basecaller.training.seeding import seed_everything
+from basecaller.training.trainer import inference_weights
 
 __all__ = ["calibrate_qscores", "chunk_identities", "crf_loss", "ctc_loss", "decode_chunks", "edit_identity",
            "export_checkpoint", "loss_for", "train_basecaller"]
@@ -244,7 +245,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, config: ModelConfig, out_di
     except (OSError, RuntimeError, EOFError) as error:
         raise InputError(f"unreadable checkpoint ({type(error).__name__})", str(checkpoint)) from None
     model = build_model(config)
-    model.load_state_dict(state["model"])
+    model.load_state_dict(inference_weights(state))
     config.training = {**config.training, "base_model": config.name, **(notes or {}), "steps": int(state["step"])}
     config.name = Path(out_dir).resolve().name
     if calibrate_on:

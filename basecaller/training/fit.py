@@ -20,7 +20,7 @@ from torch import nn
 from basecaller.training.checkpoint import load_checkpoint
 from basecaller.training.early_stopping import EarlyStopping
 from basecaller.training.schedule import warmup_cosine
-from basecaller.training.trainer import Trainer, TrainResult
+from basecaller.training.trainer import Trainer, TrainResult, inference_weights
 
 __all__ = ["BASECALLER_FIT", "FitOptions", "basecaller_fit", "fit", "pad_sequences", "shuffled_batches", "time_limited"]
 
@@ -46,6 +46,7 @@ class FitOptions:
     time_limit_s: float | None = None  # stop taking batches after this long
     progress: bool = False
     workers: int = 1  # > 1: data-parallel CPU processes, one thread and one batch of batch_size each (basecaller)
+    ema_decay: float | None = None  # keep, validate and end with a moving average of the weights
 
 
 BASECALLER_FIT = FitOptions(steps=2000, weight_decay=0.01, warmup_steps=100, clip_norm=2.0, validate_every=250,
@@ -130,9 +131,10 @@ def fit(
         validate_every=options.validate_every,
         early_stopping=stopper,
         progress=options.progress,
+        ema_decay=options.ema_decay,
     )
     result = trainer.fit(time_limited(batches, options.time_limit_s))
     best = None if checkpoint_dir is None else Path(checkpoint_dir) / "best.pt"
     if restore_best and stopper is not None and best is not None and best.exists():
-        model.load_state_dict(load_checkpoint(best, map_location=trainer.device)["model"])
+        model.load_state_dict(inference_weights(load_checkpoint(best, map_location=trainer.device)))
     return result

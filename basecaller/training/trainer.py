@@ -5,7 +5,8 @@ the loop does optimisation, clipping, AMP, checkpoints with exact resume, valida
 stopping, a progress bar and a per-step metrics log (``metrics.jsonl`` in the checkpoint dir).
 
 Exact resume: a checkpoint holds the model, optimiser, scheduler, grad scaler, every RNG, the
-step and the data position (epoch, batches consumed). Resuming re-opens the epoch's batches and
+step, the data position (epoch, batches consumed) and, with ``ema_decay``, the weights'
+exponential moving average. Resuming re-opens the epoch's batches and
 skips those already consumed, so batches must come in the same order on every pass: a list, or a
 callable ``epoch -> iterable`` whose order depends only on the epoch (e.g. seeded by it).
 """
@@ -32,11 +33,22 @@ from basecaller.training.early_stopping import EarlyStopping
 from basecaller.training.metrics_log import MetricsLog
 from basecaller.training.seeding import get_rng_state, seed_everything, set_rng_state
 
-__all__ = ["BatchStream", "Stateful", "TrainResult", "Trainer", "move_to_device"]
+__all__ = ["BatchStream", "Stateful", "TrainResult", "Trainer", "inference_weights", "move_to_device"]
 
 LossFn = Callable[[nn.Module, Any], "Tensor | tuple[Tensor, dict]"]
 Batches = Iterable | Callable[[int], Iterable]
 LAST, BEST, LOG = "last.pt", "best.pt", "metrics.jsonl"
+RAW_PREFIX = "raw_"  # validation metrics of the current (not averaged) weights, with ema_decay
+
+
+def inference_weights(checkpoint: dict) -> dict:
+    """The weights a checkpoint's model should call with: the moving average when the run kept
+    one (``ema_decay``), else the trained weights."""
+    average = checkpoint.get("ema")
+    if not average:
+        return checkpoint["model"]
+    prefix = "module."
+    return {key[len(prefix):]: value for key, value in average.items() if key.startswith(prefix)}
 
 
 @runtime_checkable
@@ -131,6 +143,10 @@ class Trainer:
         validate_every: steps between validations (default: at the end only).
         early_stopping: stop when its metric stops improving; ``best.pt`` keeps the best model.
         progress: show a tqdm progress bar.
+        ema_decay: keep an exponential moving average of the weights (decay per step, e.g.
+            0.999); validation and early stopping then score the average (the current weights'
+            metrics are logged with a ``raw_`` prefix), and the model ends with the averaged
+            weights. None: no average.
 
     Inside ``parallel.run_workers`` the loop trains data-parallel: gradients are averaged over
     the workers every step, and only worker 0 validates, logs and writes checkpoints.
@@ -155,6 +171,7 @@ class Trainer:
         validate_every: int | None = None,
         early_stopping: EarlyStopping | None = None,
         progress: bool = True,
+        ema_decay: float | None = None,
     ):
         self.device = select_device(device)
         self.model = model.to(self.device)
@@ -167,6 +184,7 @@ class Trainer:
         self.validate, self.validate_every = validate, validate_every
         self.main = parallel.is_main()
         self.early_stopping, self.progress = early_stopping, progress and self.main
+        self.ema = _moving_average(self.model, ema_decay) if ema_decay and self.main else None
         self.step = 0
         self.log = MetricsLog(None if self.checkpoint_dir is None or not self.main else self.checkpoint_dir / LOG)
 
@@ -191,6 +209,8 @@ class Trainer:
         if self.main and self.validate is not None and not self._validated_at(self.step):
             stopped_early = self._validate() or stopped_early
         self._save(LAST, stream)
+        if self.ema is not None:
+            self.model.load_state_dict(self.ema.module.state_dict())
         return self._result(stopped_early)
 
     def _start(self, batches: Batches) -> BatchStream:
@@ -224,6 +244,8 @@ class Trainer:
         lr = self.optimizer.param_groups[0]["lr"]
         if self.scheduler is not None:
             self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         self.step += 1
         record = {
             "step": self.step,
@@ -257,15 +279,21 @@ class Trainer:
         return stop
 
     def _validate(self) -> bool:
-        self.model.eval()
-        with torch.no_grad():
-            metrics = _floats(self.validate(self.model))
+        metrics = self._scores(self.model)
+        if self.ema is not None:
+            raw = {RAW_PREFIX + name: value for name, value in metrics.items()}
+            metrics = {**self._scores(self.ema.module), **raw}
         self.log.write({"step": self.step, "kind": "validation", **metrics})
         if self.early_stopping is None:
             return False
         if self.early_stopping.update(metrics, self.step):
             self._save(BEST, None)
         return self.early_stopping.should_stop
+
+    def _scores(self, model: nn.Module) -> dict:
+        model.eval()
+        with torch.no_grad():
+            return _floats(self.validate(model))
 
     def _validated_at(self, step: int) -> bool:
         records = self.log.records
@@ -294,6 +322,7 @@ class Trainer:
             "loss_fn": self.loss_fn.state_dict() if isinstance(self.loss_fn, Stateful) else None,
             "position": None if stream is None else stream.position,
             "rng": get_rng_state(),
+            "ema": None if self.ema is None else self.ema.state_dict(),
         }
         save_checkpoint(payload, self.checkpoint_dir / name)
 
@@ -308,6 +337,8 @@ class Trainer:
             self.early_stopping.load_state_dict(checkpoint["early_stopping"])
         if isinstance(self.loss_fn, Stateful) and checkpoint["loss_fn"] is not None:
             self.loss_fn.load_state_dict(checkpoint["loss_fn"])
+        if self.ema is not None and checkpoint.get("ema"):
+            self.ema.load_state_dict(checkpoint["ema"])
 
     def _result(self, stopped_early: bool) -> TrainResult:
         stopper = self.early_stopping
@@ -318,6 +349,15 @@ class Trainer:
             best_step=None if stopper is None else stopper.best_step,
             stopped_early=stopped_early,
         )
+
+
+def _moving_average(model: nn.Module, decay: float):
+    """torch's AveragedModel with an exponential moving average (it starts as a copy)."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    if not 0.0 < decay < 1.0:
+        raise ValueError(f"ema_decay must be in (0, 1), got {decay}")
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def _split_loss(output) -> tuple[Tensor, dict]:
