@@ -145,3 +145,34 @@ def test_an_empty_call_counts_as_an_unmapped_read_in_bam_and_fastq(tmp_path, ref
         assert (empty.read_id, empty.mapped, empty.read_length) == ("empty", False, 0)
         assert good.mapped and good.identity == 1.0
         assert summarise([empty, good])["reads"] == 2
+
+
+def _accuracy_benchmark():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import accuracy
+
+    return accuracy
+
+
+def test_held_out_part_identity_scores_only_the_held_out_reference_positions(shared_data):
+    accuracy = _accuracy_benchmark()
+    spans = shared_data / "r1041_remora_4khz" / "can_mappings.ref_spans.fasta"
+    masks = accuracy.held_out_masks(spans)
+    truth = accuracy.read_truth(spans)
+    assert sorted(sum(mask) for mask in masks.values()) == [473, 473, 1769, 4012]  # from the headers
+    for read_id, mask in masks.items():
+        assert len(mask) == len(truth[read_id])
+        inside = [i for i, flag in enumerate(mask) if flag]
+        assert inside == list(range(inside[0], inside[-1] + 1))  # one stretch of the read
+    read_id = max(masks, key=lambda r: sum(masks[r]))
+    sequence, mask = truth[read_id], masks[read_id]
+    assert accuracy.masked_identity("TTGA" + sequence + "CC", sequence, mask) == 1.0
+    swap = {"A": "C", "C": "G", "G": "T", "T": "A"}
+    outside = [i for i, flag in enumerate(mask) if not flag][::50]
+    inside = [i for i, flag in enumerate(mask) if flag][::40]
+    changed_outside = "".join(swap[b] if i in set(outside) else b for i, b in enumerate(sequence))
+    changed_inside = "".join(swap[b] if i in set(inside) else b for i, b in enumerate(sequence))
+    assert accuracy.masked_identity(changed_outside, sequence, mask) == 1.0
+    assert accuracy.masked_identity(changed_inside, sequence, mask) == pytest.approx(1 - len(inside) / sum(mask))
