@@ -36,19 +36,28 @@ R1041_HOLDOUT = ("chr13", 52_314_000, 52_318_100)  # 0-based, end exclusive, as 
 MIN_HELD_OUT_BASES = 400
 
 
+def call_scores(calls: Path, score, read_ids=None) -> dict[str, float]:
+    """``score(read_id, sequence)`` of every call (read id -> score); with ``read_ids``, only
+    those reads, 0 for one without a call."""
+    import pysam
+
+    scores = {} if read_ids is None else dict.fromkeys(read_ids, 0.0)
+    with pysam.FastxFile(str(calls)) as handle:
+        for entry in handle:
+            if read_ids is None or entry.name in scores:
+                scores[entry.name] = score(entry.name, entry.sequence or "")
+    return scores
+
+
 def truth_identities(calls: Path, truth: dict[str, str]) -> dict[str, float]:
     """Identity of each call to its read's truth (read id -> identity): the truth aligned as an
     infix of the call; 0 for a call without truth or sequence."""
-    import pysam
-
     from basecaller.training.basecaller import edit_identity
 
-    scores = {}
-    with pysam.FastxFile(str(calls)) as handle:
-        for entry in handle:
-            known = entry.name in truth and entry.sequence
-            scores[entry.name] = edit_identity(entry.sequence, truth[entry.name], infix=True) if known else 0.0
-    return scores
+    def identity(read_id: str, sequence: str) -> float:
+        return edit_identity(sequence, truth[read_id], infix=True) if read_id in truth and sequence else 0.0
+
+    return call_scores(calls, identity)
 
 
 def evaluate(inputs, reference, model: str, workdir: Path, name: str, threads: int, truth: dict,
@@ -128,14 +137,8 @@ def masked_identity(call: str, truth: str, mask: list[bool]) -> float:
 
 def held_out_part_identities(calls: Path, truth: dict[str, str], masks: dict[str, list[bool]]) -> dict[str, float]:
     """``masked_identity`` of every call with a mask (0 for a read without a call)."""
-    import pysam
-
-    scores = dict.fromkeys(masks, 0.0)
-    with pysam.FastxFile(str(calls)) as handle:
-        for entry in handle:
-            if entry.name in masks:
-                scores[entry.name] = masked_identity(entry.sequence or "", truth[entry.name], masks[entry.name])
-    return scores
+    return call_scores(calls, lambda read_id, sequence: masked_identity(sequence, truth[read_id], masks[read_id]),
+                       read_ids=masks)
 
 
 def read_truth(fasta: Path) -> dict[str, str]:
