@@ -10,7 +10,9 @@ the reads are called with b added to the score of every move (CRF: every transit
 a base; CTC: b taken off the blank's log-probability), and each call is aligned to its truth
 (edlib, truth as an infix of the call). Prints, per set: median and mean identity to truth, and
 substitutions, insertions and deletions per truth base with the share of each indel that sits
-in a homopolymer (the base equals a truth neighbour).
+in a homopolymer (the base equals a truth neighbour). ``--by-speed`` (trained-on reads, whose
+segmentation is known): the reads in quarters by samples per base, with each quarter's mean
+deletion and insertion rates and identity, and the correlation of speed with deletions.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import accuracy
 import numpy as np
 
 FIRST_ECOLI_READS = 24
+SAMPLES_PER_BASE: dict[str, float] = {}  # read id -> labelled samples / labelled bases
 
 
 def biased_decoder(decode, bias: float):
@@ -77,6 +80,7 @@ def _pod5_of(records, workdir: Path, name: str, kit: str) -> Path:
     path = workdir / f"{name}.pod5"
     write_pod5(str(path), [r.read for r in records])
     accuracy.TRUTH.update({r.read.read_id: r.sequence for r in records})
+    SAMPLES_PER_BASE.update({r.read.read_id: (r.base_starts[-1] - r.base_starts[0]) / len(r.sequence) for r in records})
     return path
 
 
@@ -102,22 +106,45 @@ def held_out_sets(workdir: Path) -> dict[str, Path]:
             "taiyaki (7)": accuracy.taiyaki_inputs(workdir)[0]}
 
 
-def profile(calls: Path) -> str:
+def per_read_counts(calls: Path) -> dict[str, dict[str, int]]:
     import pysam
 
-    identities, totals = [], dict.fromkeys(["match", "sub", "ins", "del", "ins_hp", "del_hp"], 0)
     with pysam.FastxFile(str(calls)) as handle:
-        for entry in handle:
-            truth = accuracy.TRUTH[entry.name]
-            counts = error_counts(entry.sequence or "", truth) if entry.sequence else {"del": len(truth)}
-            for key, value in counts.items():
-                totals[key] += value
-            columns = sum(counts.get(k, 0) for k in ("match", "sub", "ins", "del"))
-            identities.append(counts.get("match", 0) / max(columns, 1))
+        return {entry.name: error_counts(entry.sequence, accuracy.TRUTH[entry.name]) if entry.sequence
+                else {"del": len(accuracy.TRUTH[entry.name])} for entry in handle}
+
+
+def _rates(counts: dict[str, int]) -> tuple[float, float, float]:
+    """Deletions and insertions per truth base, and identity."""
+    bases = counts.get("match", 0) + counts.get("sub", 0) + counts.get("del", 0)
+    columns = bases + counts.get("ins", 0)
+    return counts.get("del", 0) / max(bases, 1), counts.get("ins", 0) / max(bases, 1), counts.get("match", 0) / max(columns, 1)
+
+
+def profile(reads: dict[str, dict[str, int]]) -> str:
+    totals = dict.fromkeys(["match", "sub", "ins", "del", "ins_hp", "del_hp"], 0)
+    for counts in reads.values():
+        for key, value in counts.items():
+            totals[key] += value
+    identities = [_rates(counts)[2] for counts in reads.values()]
     bases = totals["match"] + totals["sub"] + totals["del"]
     return (f"{statistics.median(identities):.4f} / {statistics.mean(identities):.4f} | {totals['sub'] / bases:.4f} | "
             f"{totals['ins'] / bases:.4f} ({totals['ins_hp'] / max(totals['ins'], 1):.2f}) | "
             f"{totals['del'] / bases:.4f} ({totals['del_hp'] / max(totals['del'], 1):.2f})")
+
+
+def by_speed(reads: dict[str, dict[str, int]]) -> None:
+    """Reads in quarters by samples per base: mean deletion and insertion rates and identity."""
+    speed = np.array([SAMPLES_PER_BASE[name] for name in reads])
+    rates = np.array([_rates(counts) for counts in reads.values()])
+    print(f"\n{len(reads)} reads; correlation of samples per base with deletions "
+          f"{np.corrcoef(speed, rates[:, 0])[0, 1]:+.2f}, with insertions {np.corrcoef(speed, rates[:, 1])[0, 1]:+.2f}\n")
+    print("| samples per base | reads | deletions | insertions | mean identity |")
+    print("|---|---:|---:|---:|---:|")
+    for quarter in np.array_split(np.argsort(speed), 4):
+        deletions, insertions, identity = rates[quarter].mean(axis=0)
+        print(f"| {speed[quarter].min():.1f}–{speed[quarter].max():.1f} | {len(quarter)} | {deletions:.4f} | "
+              f"{insertions:.4f} | {identity:.4f} |")
 
 
 def main() -> None:
@@ -129,22 +156,29 @@ def main() -> None:
     parser.add_argument("--reads", choices=["held-out", "trained-on"], default="held-out")
     parser.add_argument("--move-bias", default="0", help="comma-separated biases to try")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--by-speed", action="store_true", help="trained-on reads by samples per base (first bias)")
     args = parser.parse_args()
+    biases = [float(b) for b in args.move_bias.split(",")]
     unbiased = pipeline.decode_scores
     print("| model | move bias | reads | median / mean identity | subs | ins (homopolymer) | del (homopolymer) |")
     print("|---|---:|---|---|---:|---:|---:|")
+    unshifted: dict[str, dict[str, int]] = {}  # every read's counts at the first bias
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        sets = held_out_sets(work) if args.reads == "held-out" else trained_on_sets(work)
-        for bias in (float(b) for b in args.move_bias.split(",")):
+        sets = trained_on_sets(work) if args.reads == "trained-on" or args.by_speed else held_out_sets(work)
+        for bias in biases:
             pipeline.decode_scores = biased_decoder(unbiased, bias)  # what the basecaller decodes with
             for name, pod5 in sets.items():
                 calls = work / "calls.fastq"
                 basecall_files(BasecallRequest(inputs=[str(pod5)], output=str(calls), model=args.model,
                                                threads=args.threads, progress=False, device="cpu"))
-                print(f"| {args.model} | {bias:+.2f} | {name} | {profile(calls)} |", flush=True)
+                reads = per_read_counts(calls)
+                if bias == biases[0]:
+                    unshifted.update(reads)
+                print(f"| {args.model} | {bias:+.2f} | {name} | {profile(reads)} |", flush=True)
     pipeline.decode_scores = unbiased
-
+    if args.by_speed:
+        by_speed(unshifted)
 
 if __name__ == "__main__":
     main()
