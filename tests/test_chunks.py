@@ -22,6 +22,7 @@ from basecaller.data.segmented import (
     bam_reads,
     simulated_reads,
     taiyaki_reads,
+    time_stretched,
     tombo_reads,
 )
 from basecaller.inference.pseudo_labels import _label_starts, pseudo_reads
@@ -197,3 +198,36 @@ def test_pseudo_labels_land_where_the_simulator_put_them():
         error = np.median(np.abs(record.base_starts - true_starts))
         even = np.linspace(record.base_starts[0], record.base_starts[-1], len(true_starts)).astype(int)
         assert error < 10 and error < np.median(np.abs(even - true_starts)) / 3
+
+
+def _base_means(record, bases: np.ndarray) -> np.ndarray:
+    signal, starts = record.read.signal_pa, record.base_starts
+    return np.array([signal[starts[i]:starts[i + 1]].mean() for i in bases])
+
+
+def test_time_stretch_slows_a_read_and_keeps_its_labels_on_their_bases():
+    """A simulated read 1.25x slower: the same bases, every dwell 1.25x as long, and each base's
+    mean current where it was; chunks of the stretched read have 1.25x the samples per base."""
+    record = next(iter(simulated_reads(DATA_SAMPLES / "simulated_r941")))
+    slow = time_stretched(record, 1.25)
+    assert slow.sequence == record.sequence and slow.check() is slow
+    assert abs(slow.read.num_samples / record.read.num_samples - 1.25) < 1e-3
+    np.testing.assert_allclose(slow.base_starts, record.base_starts * 1.25, atol=1)
+    dwell_ratio = np.diff(slow.base_starts).sum() / np.diff(record.base_starts).sum()
+    assert abs(dwell_ratio - 1.25) < 0.01
+    long_bases = np.flatnonzero(np.diff(record.base_starts) >= 8)  # short ones mix with their neighbours
+    before, after = _base_means(record, long_bases), _base_means(slow, long_bases)
+    assert len(long_bases) > 100 and np.corrcoef(before, after)[0, 1] > 0.99
+    spec = ChunkSpec(chunk_len=2000, step=1000)
+    plain, stretched = build_chunks([record], spec), build_chunks([slow], spec)
+    ratio = np.median(2000 / stretched.reference_lengths) / np.median(2000 / plain.reference_lengths)
+    assert 1.15 < ratio < 1.35
+    assert time_stretched(record, 1.0) is record
+
+
+def test_chunks_cli_refuses_a_non_positive_time_stretch(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "basecaller", "chunks", str(DATA_SAMPLES / "simulated_r941"), "--source", "simulated",
+         "-o", str(tmp_path / "out"), "--time-stretch", "0"], capture_output=True, text=True)
+    assert result.returncode != 0 and "--time-stretch must be positive" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -21,6 +21,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--min-samples-per-base", type=float, default=6.0)
     parser.add_argument("--max-samples-per-base", type=float, default=40.0)
     parser.add_argument("--normalisation", choices=["median_mad", "file"], default="median_mad")
+    parser.add_argument("--time-stretch", type=float, default=1.0, metavar="F",
+                        help="slow every read down F times before cutting (F > 1: more samples per base, "
+                             "for training on slow reads; default 1)")
     split = parser.add_mutually_exclusive_group()
     split.add_argument("--valid-fraction", type=float, help="hold out this fraction of reads as validation")
     split.add_argument("--holdout", action="append", metavar="CONTIG:START-END",
@@ -36,6 +39,7 @@ def run(args) -> int:
         split_by_interval,
         split_by_read,
     )
+    from basecaller.data.segmented import time_stretched
     from basecaller.errors import InputError, SkipLog
     from basecaller.inference.pseudo_labels import SOURCES
     from basecaller.signal.normalise import Normalisation
@@ -44,6 +48,8 @@ def run(args) -> int:
         raise InputError("--source bam needs --bam ALIGNMENTS.bam")
     if args.source == "pseudo" and not args.labels:
         raise InputError("--source pseudo needs --labels READS.fastq")
+    if args.time_stretch <= 0:
+        raise InputError(f"--time-stretch must be positive, got {args.time_stretch}")
     try:
         holdout = [parse_interval(text) for text in args.holdout or []]
     except ValueError as error:
@@ -58,7 +64,10 @@ def run(args) -> int:
     skips = SkipLog()
     records = SOURCES[args.source](args.inputs, bam=args.bam, reference=args.reference, labels=args.labels,
                                      model=args.model, skips=skips)
+    if args.time_stretch != 1:
+        records = (time_stretched(record, args.time_stretch) for record in records)
     dataset = build_chunks(records, spec, source=args.source)
+    dataset.meta["time_stretch"] = args.time_stretch
     print(f"{dataset.meta['num_reads']} reads -> {len(dataset)} chunks; {skips.summary()}")
     if not len(dataset):
         raise InputError("no chunks could be cut from the inputs")

@@ -10,7 +10,7 @@ Pseudo-labels run a basecaller, so they live above this layer
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from basecaller.io.open import find_signal_files, open_reads
 from basecaller.io.read import Read
 
 __all__ = ["SegmentedRead", "tombo_reads", "taiyaki_reads", "bam_reads", "simulated_reads", "checked_records", "fill_from_next",
-           "SOURCES"]
+           "time_stretched", "SOURCES"]
 
 
 @dataclass
@@ -46,6 +46,22 @@ class SegmentedRead:
         if len(starts) < 2 or starts[0] < 0 or starts[-1] > self.read.num_samples or np.any(np.diff(starts) < 0):
             raise InputError("segmentation is not monotonic inside the signal", self.read.source_path, self.read.read_id)
         return self
+
+
+def time_stretched(record: SegmentedRead, factor: float) -> SegmentedRead:
+    """The same read ``factor`` times slower (more samples per base when ``factor`` > 1): the
+    signal resampled by linear interpolation, every base start moved with it, labels unchanged."""
+    if factor == 1:
+        return record
+    if factor <= 0:
+        raise ValueError(f"a time stretch must be positive, got {factor}")
+    read = record.read
+    count = read.num_samples
+    stretched = max(2, round(count * factor))
+    samples = np.interp(np.linspace(0, count - 1, stretched), np.arange(count), read.signal_dac.astype(np.float64))
+    signal = np.rint(samples).astype(read.signal_dac.dtype)
+    starts = np.minimum(np.rint(record.base_starts * (stretched / count)).astype(np.int64), stretched)
+    return replace(record, read=replace(read, signal_dac=signal), base_starts=starts)
 
 
 def checked_records(records: Iterator[SegmentedRead], skips: SkipLog) -> Iterator[SegmentedRead]:
