@@ -25,6 +25,11 @@ step "$OUT/lambda" basecaller chunks "$DATA/r941_lambda_tombo/fast5" --source to
     -o "$OUT/lambda" "${CHUNKS[@]}" --holdout "$LAMBDA_HOLDOUT"
 step "$OUT/ecoli_f5c" basecaller chunks "$DATA/r94_ecoli_f5c/mapped_signal_nanopolish.hdf5" \
     --source taiyaki -o "$OUT/ecoli_f5c" "${CHUNKS[@]}" --holdout "$ECOLI_HOLDOUT"
+# Session 21: the same lambda and E. coli reads 1.25x slower (the CRF models drop more bases on slow reads)
+step "$OUT/lambda_x125" basecaller chunks "$DATA/r941_lambda_tombo/fast5" --source tombo \
+    -o "$OUT/lambda_x125" "${CHUNKS[@]}" --holdout "$LAMBDA_HOLDOUT" --time-stretch 1.25
+step "$OUT/ecoli_x125" basecaller chunks "$DATA/r94_ecoli_f5c/mapped_signal_nanopolish.hdf5" \
+    --source taiyaki -o "$OUT/ecoli_x125" "${CHUNKS[@]}" --holdout "$ECOLI_HOLDOUT" --time-stretch 1.25
 step "$OUT/meteore" basecaller chunks "$DATA/r9_ecoli_meteore_tombo/fast5" --source tombo \
     -o "$OUT/meteore" "${CHUNKS[@]}"
 # simulated_set READS CHUNKS FASTA N EXCLUDE SEED: N fitted-simulator R9.4.1 reads of FASTA, kept off
@@ -41,7 +46,7 @@ simulated_set lambda simfit_lambda "$LAMBDA" 200 "$LAMBDA_HOLDOUT" 12
 # and 600 lambda reads, off the same held-out windows.
 simulated_set ecoli_big simbig_ecoli "$ECOLI" 3000 NC_000913.3:505000-540000 21
 simulated_set lambda_big simbig_lambda "$LAMBDA" 600 "$LAMBDA_HOLDOUT" 22
-echo "R9.4 chunk sets in $OUT: lambda/{train,valid} ecoli_f5c/{train,valid} meteore simfit_ecoli simfit_lambda simbig_ecoli simbig_lambda"
+echo "R9.4 chunk sets in $OUT: lambda/{train,valid} ecoli_f5c/{train,valid} lambda_x125 ecoli_x125 meteore simfit_ecoli simfit_lambda simbig_ecoli simbig_lambda"
 
 # R10.4.1 (4 kHz), cut every 500 samples as the last stages of r1041_4khz_fast: the 28 remora reads
 # (hg38 labels from the BAMs' MD tags) outside chr13:52314000-52318100, the 27 squigualiser reads
