@@ -1,7 +1,8 @@
 """Read identity of the shipped models on held-out and out-of-distribution reads.
 
     python benchmarks/accuracy.py [--threads 2] [--r941 MODEL] [--r1041 MODEL] [--only r941|r1041]
-                                  [--beam N] [--window SAMPLES] [--overlap SAMPLES] [--per-read TSV]
+                                  [--beam N] [--window SAMPLES] [--overlap SAMPLES] [--move-bias B]
+                                  [--per-read TSV]
 
 R9.4.1 (model r941_4khz_fast):
   * the 7 lambda reads inside Lambda_NEB:14000-26000, the interval kept out of training;
@@ -61,14 +62,15 @@ def truth_identities(calls: Path, truth: dict[str, str]) -> dict[str, float]:
 
 
 def evaluate(inputs, reference, model: str, workdir: Path, name: str, threads: int, truth: dict,
-             beam: int = 0, window: int | None = None, overlap: int | None = None, backend: str = "auto") -> dict:
+             beam: int = 0, window: int | None = None, overlap: int | None = None, backend: str = "auto",
+             move_bias: float | None = None) -> dict:
     from basecaller.evaluate import evaluate_calls, summarise
     from basecaller.inference.job import BasecallRequest, basecall_files
 
     calls = workdir / f"{name}.fastq"
     report = basecall_files(BasecallRequest(inputs=[str(p) for p in inputs], output=str(calls), model=model,
                                             threads=threads, progress=False, device="cpu", beam_size=beam,
-                                            window=window, overlap=overlap, backend=backend))
+                                            window=window, overlap=overlap, backend=backend, move_bias=move_bias))
     summary = summarise(evaluate_calls(str(calls), str(reference)))
     summary["samples_per_s"] = report.samples / max(report.seconds, 1e-9)
     summary["calls"] = calls
@@ -219,6 +221,7 @@ def main() -> None:
     parser.add_argument("--overlap", type=int, help="window overlap in samples (default: the model's)")
     parser.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx", "openvino"],
                         help="inference backend (default auto: OpenVINO where installed)")
+    parser.add_argument("--move-bias", type=float, help="decode with this move bias (default: each model's own)")
     parser.add_argument("--per-read", help="write case, read id and identity to truth of every read to this TSV")
     args = parser.parse_args()
     r941, r1041 = args.r941, args.r1041
@@ -243,7 +246,7 @@ def main() -> None:
             cases = [case for case in cases if case[0].startswith({"r941": "R9", "r1041": "R10"}[args.only])]
         for index, (name, model, inputs, reference) in enumerate(cases):
             summary = evaluate(inputs, reference, model, work, f"case{index}", args.threads, TRUTH, args.beam,
-                               args.window, args.overlap, args.backend)
+                               args.window, args.overlap, args.backend, args.move_bias)
             rows.append((name, model, summary))
             if name.startswith("R10.4.1 remora"):
                 part_name, part = held_out_part_row(summary, reference)

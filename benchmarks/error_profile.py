@@ -1,13 +1,15 @@
 """What a model's errors are, and whether a decode-time move bias trades them for accuracy.
 
-    python benchmarks/error_profile.py [--model r941_4khz_crf] [--reads held-out|trained-on]
+    python benchmarks/error_profile.py [--model r941_4khz_crf] [--reads held-out|trained-on|r1041]
                                        [--move-bias 0,0.1,...]
 
 Reads: ``held-out`` is the three R9.4.1 sets of ``accuracy.py`` (the lambda and E. coli held-out
 intervals and the taiyaki reads); ``trained-on`` is 24 E. coli and the lambda reads that lie
-outside both held-out intervals (the set to tune a decoding setting on). For every move bias b
-the reads are called with b added to the score of every move (CRF: every transition that emits
-a base; CTC: b taken off the blank's log-probability), and each call is aligned to its truth
+outside both held-out intervals (the set to tune a decoding setting on); ``r1041`` is the 28
+R10.4.1 remora reads, counted at their trained-on positions (to tune on) and, for the 10 that
+reach into it, at their positions inside the held-out chr13 interval. For every move bias b
+the reads are called with ``basecaller basecall --move-bias b`` (b added to every base-emitting
+score: CRF moves; CTC, taken off the blank's log-probability), and each call is aligned to its truth
 (edlib, truth as an infix of the call). Prints, per set: median and mean identity to truth, and
 substitutions, insertions and deletions per truth base with the share of each indel that sits
 in a homopolymer (the base equals a truth neighbour). ``--by-speed`` (trained-on reads, whose
@@ -30,45 +32,34 @@ FIRST_ECOLI_READS = 24
 SAMPLES_PER_BASE: dict[str, float] = {}  # read id -> labelled samples / labelled bases
 
 
-def biased_decoder(decode, bias: float):
-    """``decode_scores`` with ``bias`` added to every base-emitting score."""
-
-    def decode_biased(scores, config, **options):
-        shifted = np.array(scores, dtype=np.float32, copy=True)
-        if config.head_type == "crf":
-            shifted.reshape(shifted.shape[0], -1, 5)[:, :, 1:] += bias
-        else:
-            shifted[:, 0] -= bias
-        return decode(shifted, config, **options)
-
-    return decode_biased
-
-
 def _next_to(sequence: str, left: int, right: int, base: str) -> bool:
     """Whether ``sequence[left]`` or ``sequence[right]`` (where they exist) is ``base``."""
     return (left >= 0 and sequence[left] == base) or (right < len(sequence) and sequence[right] == base)
 
 
-def error_counts(call: str, truth: str) -> dict[str, int]:
+def error_counts(call: str, truth: str, keep: list[bool] | None = None) -> dict[str, int]:
     """Matches, substitutions, insertions and deletions of ``call`` against ``truth`` (an infix
-    alignment), and how many indels sit next to an equal truth base."""
+    alignment), and how many indels sit next to an equal truth base; with ``keep`` (one flag per
+    truth base), only the columns at kept truth bases (an insertion counts at the next one)."""
     import edlib
 
     counts = dict.fromkeys(["match", "sub", "ins", "del", "ins_hp", "del_hp"], 0)
     alignment = edlib.align(truth, call, mode="HW", task="path")
     t, c = 0, alignment["locations"][0][0]
     for n, op in ((int(n), op) for n, op in re.findall(r"(\d+)([=XID])", alignment["cigar"])):
-        if op in "=X":
-            counts["match" if op == "=" else "sub"] += n
-            t, c = t + n, c + n
-        elif op == "I":  # a truth base the call lacks
-            counts["del"] += n
-            counts["del_hp"] += sum(_next_to(truth, i - 1, i + 1, truth[i]) for i in range(t, t + n))
-            t += n
-        else:  # a call base the truth lacks
-            counts["ins"] += n
-            counts["ins_hp"] += sum(_next_to(truth, t - 1, t, call[i]) for i in range(c, c + n))
-            c += n
+        for _ in range(n):
+            kept = keep is None or keep[min(t, len(keep) - 1)]
+            if op in "=X":
+                counts["match" if op == "=" else "sub"] += kept
+                t, c = t + 1, c + 1
+            elif op == "I":  # a truth base the call lacks
+                counts["del"] += kept
+                counts["del_hp"] += kept and _next_to(truth, t - 1, t + 1, truth[t])
+                t += 1
+            else:  # a call base the truth lacks
+                counts["ins"] += kept
+                counts["ins_hp"] += kept and _next_to(truth, t - 1, t, call[c])
+                c += 1
     return counts
 
 
@@ -95,23 +86,48 @@ def trained_on_sets(workdir: Path) -> dict[str, Path]:
     ecoli = [r for r in taiyaki_reads(accuracy.DATA / "r94_ecoli_f5c/mapped_signal_nanopolish.hdf5")
              if outside(r)][:FIRST_ECOLI_READS]
     lam = [r for r in tombo_reads(accuracy.DATA / "r941_lambda_tombo/fast5") if outside(r)]
-    return {f"E. coli trained-on ({len(ecoli)})": _pod5_of(ecoli, workdir, "ecoli_train", "SQK-LSK108"),
-            f"lambda trained-on ({len(lam)})": _pod5_of(lam, workdir, "lambda_train", "SQK-LSK109")}
+    return {f"E. coli trained-on ({len(ecoli)})": ([_pod5_of(ecoli, workdir, "ecoli_train", "SQK-LSK108")], _ALL),
+            f"lambda trained-on ({len(lam)})": ([_pod5_of(lam, workdir, "lambda_train", "SQK-LSK109")], _ALL)}
 
 
 def held_out_sets(workdir: Path) -> dict[str, Path]:
     accuracy.TRUTH.update(accuracy.lambda_truth())
-    return {"lambda held-out (7)": accuracy.REPO / "data_samples/lambda_r941/reads.pod5",
-            "E. coli held-out (18)": accuracy.ecoli_inputs(workdir)[0],
-            "taiyaki (7)": accuracy.taiyaki_inputs(workdir)[0]}
+    return {"lambda held-out (7)": ([accuracy.REPO / "data_samples/lambda_r941/reads.pod5"], _ALL),
+            "E. coli held-out (18)": ([accuracy.ecoli_inputs(workdir)[0]], _ALL),
+            "taiyaki (7)": ([accuracy.taiyaki_inputs(workdir)[0]], _ALL)}
 
 
-def per_read_counts(calls: Path) -> dict[str, dict[str, int]]:
+def remora_sets(workdir: Path) -> dict[str, tuple]:
+    """The 28 R10.4.1 remora reads, counted twice: at the truth bases outside the held-out
+    chr13 interval (trained on: the set to tune on) and at those inside it (10 reads)."""
+    masks = accuracy.held_out_masks(accuracy.remora_truth(workdir))
+    pod5s = [accuracy.DATA / f"r1041_remora_4khz/{kind}_reads.pod5" for kind in ("can", "mod")]
+
+    def outside(read_id):
+        return None if read_id not in masks else [not inside for inside in masks[read_id]]
+
+    return {"remora reads, trained-on parts (28)": (pod5s, outside),
+            f"remora reads, held-out parts ({len(masks)})": (pod5s, lambda read_id: masks.get(read_id, False))}
+
+
+def _ALL(read_id):  # count every truth base of every read
+    return None
+
+
+def per_read_counts(calls: Path, keep=lambda read_id: None) -> dict[str, dict[str, int]]:
+    """Every call's ``error_counts``; ``keep(read_id)``: the truth bases to count (None: all,
+    False: skip the read)."""
     import pysam
 
+    counts = {}
     with pysam.FastxFile(str(calls)) as handle:
-        return {entry.name: error_counts(entry.sequence, accuracy.TRUTH[entry.name]) if entry.sequence
-                else {"del": len(accuracy.TRUTH[entry.name])} for entry in handle}
+        for entry in handle:
+            truth, mask = accuracy.TRUTH[entry.name], keep(entry.name)
+            if mask is False:
+                continue
+            counts[entry.name] = (error_counts(entry.sequence, truth, mask) if entry.sequence
+                                  else {"del": len(truth) if mask is None else sum(mask)})
+    return counts
 
 
 def _rates(counts: dict[str, int]) -> tuple[float, float, float]:
@@ -148,35 +164,36 @@ def by_speed(reads: dict[str, dict[str, int]]) -> None:
 
 
 def main() -> None:
-    import basecaller.inference.pipeline as pipeline
     from basecaller.inference.job import BasecallRequest, basecall_files
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="r941_4khz_crf")
-    parser.add_argument("--reads", choices=["held-out", "trained-on"], default="held-out")
+    parser.add_argument("--reads", choices=["held-out", "trained-on", "r1041"], default="held-out",
+                        help="R9.4.1 held-out or trained-on reads, or the R10.4.1 remora reads")
     parser.add_argument("--move-bias", default="0", help="comma-separated biases to try")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--by-speed", action="store_true", help="trained-on reads by samples per base (first bias)")
     args = parser.parse_args()
     biases = [float(b) for b in args.move_bias.split(",")]
-    unbiased = pipeline.decode_scores
     print("| model | move bias | reads | median / mean identity | subs | ins (homopolymer) | del (homopolymer) |")
     print("|---|---:|---|---|---:|---:|---:|")
     unshifted: dict[str, dict[str, int]] = {}  # every read's counts at the first bias
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        sets = trained_on_sets(work) if args.reads == "trained-on" or args.by_speed else held_out_sets(work)
+        reads_of = {"trained-on": trained_on_sets, "held-out": held_out_sets, "r1041": remora_sets}
+        sets = (trained_on_sets if args.by_speed else reads_of[args.reads])(work)
         for bias in biases:
-            pipeline.decode_scores = biased_decoder(unbiased, bias)  # what the basecaller decodes with
-            for name, pod5 in sets.items():
-                calls = work / "calls.fastq"
-                basecall_files(BasecallRequest(inputs=[str(pod5)], output=str(calls), model=args.model,
-                                               threads=args.threads, progress=False, device="cpu"))
-                reads = per_read_counts(calls)
+            called = {}  # inputs -> calls, so two views of the same reads call them once
+            for name, (inputs, keep) in sets.items():
+                key = tuple(map(str, inputs))
+                if key not in called:
+                    called[key] = work / f"calls{len(called)}.fastq"
+                    basecall_files(BasecallRequest(inputs=list(key), output=str(called[key]), model=args.model,
+                                                   threads=args.threads, progress=False, device="cpu", move_bias=bias))
+                reads = per_read_counts(called[key], keep)
                 if bias == biases[0]:
                     unshifted.update(reads)
                 print(f"| {args.model} | {bias:+.2f} | {name} | {profile(reads)} |", flush=True)
-    pipeline.decode_scores = unbiased
     if args.by_speed:
         by_speed(unshifted)
 

@@ -111,3 +111,36 @@ def test_beam_moves_consistent_when_beam_differs_from_greedy():
     assert beam.sequence != greedy.sequence
     assert beam.moves.sum() == len(beam.sequence) == len(beam.qualities)
     assert len(beam.moves) == len(log_probs)
+
+
+def test_move_bias_shifts_only_base_emitting_scores():
+    from basecaller.models.contract import with_move_bias
+
+    ctc = np.log(np.full((3, 5), 0.2, dtype=np.float32))
+    shifted = with_move_bias(ctc, "ctc", 0.5)
+    np.testing.assert_allclose(shifted[:, 0], ctc[:, 0] - 0.5)
+    np.testing.assert_array_equal(shifted[:, 1:], ctc[:, 1:])
+    crf = np.random.default_rng(0).normal(size=(4, 4**2 * 5)).astype(np.float32)
+    moved = with_move_bias(crf, "crf", 0.25).reshape(4, -1, 5)
+    np.testing.assert_array_equal(moved[:, :, 0], crf.reshape(4, -1, 5)[:, :, 0])
+    np.testing.assert_allclose(moved[:, :, 1:], crf.reshape(4, -1, 5)[:, :, 1:] + 0.25)
+
+
+def test_move_bias_calls_more_bases_and_round_trips_in_the_config():
+    """Blank-dominated CTC steps: a large enough bias turns them into bases; the config keeps
+    the bias through config.toml and leaves the key out when it is 0."""
+    from dataclasses import replace
+
+    from basecaller.models.config import ModelConfig, preset
+    from basecaller.models.contract import decode_scores
+
+    config = preset("fast")
+    labels = [1, 0, 2, 0, 3, 0, 4]
+    log_probs = path_log_probs(labels, p_top=0.5)
+    log_probs[1, 4] = log_probs[3, 1] = np.log(0.45)  # a runner-up base (T, A) under two of the blanks
+    assert decode_scores(log_probs, config).sequence == "ACGT"
+    assert decode_scores(log_probs, replace(config, move_bias=0.05)).sequence == "ACGT"  # log 0.5 - 0.05 > log 0.45
+    assert decode_scores(log_probs, replace(config, move_bias=1.0)).sequence == "ATCAGT"
+    assert "move_bias" not in config.dumps()
+    biased = replace(config, move_bias=0.35)
+    assert ModelConfig.from_dict(biased.to_dict()).move_bias == 0.35

@@ -20,6 +20,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--overlap", type=int, help="window overlap in samples (default: the model's)")
     parser.add_argument("--beam", type=int, default=0, help="beam width (0 = greedy or, for CRF models, Viterbi: the default; "
                              "a CRF model's beam is at least 32 wide)")
+    parser.add_argument("--move-bias", type=float, metavar="B",
+                        help="add B to every base-emitting score before decoding (CRF: moves; CTC: taken off the "
+                             "blank); > 0 calls more bases. Default: the model's own (config.toml [basecall])")
     parser.add_argument("--read-ids", help="text file of read ids to basecall")
     parser.add_argument("--min-qscore", type=float, default=0.0, help="drop reads with a lower mean qscore")
     parser.add_argument("--min-samples", type=int, default=200, help="skip reads with fewer samples")
@@ -48,7 +51,8 @@ def run(args) -> int:
 
     request = BasecallRequest(
         inputs=args.inputs, output=args.output, model=args.model, device=args.device, batch_size=args.batch_size,
-        window=args.window, overlap=args.overlap, beam_size=args.beam, read_ids_file=args.read_ids,
+        window=args.window, overlap=args.overlap, beam_size=args.beam, move_bias=args.move_bias,
+        read_ids_file=args.read_ids,
         min_qscore=args.min_qscore, min_samples=args.min_samples, emit_moves=args.emit_moves,
         summary=None if args.no_summary else (args.summary or f"{args.output}.summary.tsv"), resume=args.resume,
         int8=args.int8, precision=args.precision, backend=args.backend, threads=args.threads, check_chemistry=not args.ignore_chemistry,

@@ -15,6 +15,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--sample-rate", type=int, default=4000)
     parser.add_argument("--calibrate", metavar="VALID_CHUNKS",
                         help="fit the qscore calibration on this chunk dataset (held-out chunks)")
+    parser.add_argument("--move-bias", type=float, metavar="B",
+                        help="decode this model with move bias B (config.toml [basecall] move_bias; before "
+                             "--calibrate, so the qscores are fitted on the biased calls)")
     parser.add_argument("--note", action="append", default=[], metavar="KEY=VALUE",
                         help="provenance to record under [training] (repeatable)")
 
@@ -32,6 +35,8 @@ def run(args) -> int:
         config = ModelConfig.load(run_config)
     else:
         config = preset(args.preset, args.chemistry, args.sample_rate)
+    if args.move_bias is not None:
+        config.move_bias = args.move_bias
     notes = dict(item.split("=", 1) for item in args.note)
     model = export_checkpoint(args.checkpoint, config, args.output, notes, calibrate_on=args.calibrate)
     print(f"wrote {args.output} (step {model.config.training.get('steps')})")

@@ -37,6 +37,7 @@ class BasecallRequest:
     window: int | None = None
     overlap: int | None = None
     beam_size: int = 0
+    move_bias: float | None = None  # None: the model's own (config.toml [basecall] move_bias)
     read_ids_file: str | None = None
     min_qscore: float = 0.0
     min_samples: int = 200
@@ -138,7 +139,8 @@ def _caller(model_dir: str, device, workers: int, request: BasecallRequest, skip
     caller = Basecaller(model_dir, device=device, batch_size=request.batch_size, model_workers=workers,
                       window=request.window, overlap=request.overlap, beam_size=request.beam_size,
                       int8=request.int8, precision=request.precision, backend=request.backend, min_samples=request.min_samples,
-                      emit_moves=request.emit_moves, skips=skips, check_chemistry=request.check_chemistry)
+                      emit_moves=request.emit_moves, skips=skips, check_chemistry=request.check_chemistry,
+                      move_bias=request.move_bias)
     set_torch_threads(caller, request.threads)
     return caller
 

@@ -10,7 +10,7 @@ import itertools
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -134,9 +134,12 @@ class Basecaller:
                  batch_size: int | None = None, window: int | None = None, overlap: int | None = None,
                  beam_size: int = 0, int8: bool = False, precision: str = "auto", model_workers: int = 1,
                  min_samples: int = 200, emit_moves: bool = True, skips: SkipLog | None = None,
-                 read_groups: dict[str, str] | None = None, check_chemistry: bool = True, backend: str = "auto"):
+                 read_groups: dict[str, str] | None = None, check_chemistry: bool = True, backend: str = "auto",
+                 move_bias: float | None = None):
         directory = None if hasattr(model, "config") else find_model_dir(model)
         self.config: ModelConfig = model.config if directory is None else ModelConfig.load(directory / "config.toml")
+        if move_bias is not None:  # instead of the model's own
+            self.config = replace(self.config, move_bias=move_bias)
         self.precision = None if int8 else resolve_precision(precision, _device_type(device))
         self.backend = choose_backend(backend, device, self.precision, int8)
         self.model_workers = max(1, model_workers)

@@ -38,6 +38,7 @@ class ModelConfig:
     batch_size: int = 32
     qscore_scale: float = 1.0
     qscore_shift: float = 0.0
+    move_bias: float = 0.0  # added to every base-emitting score before decoding (contract.decode_scores)
     training: dict = field(default_factory=dict)  # provenance: data, split, validation identity
     head: dict = field(default_factory=lambda: {"type": "ctc"})  # or {"type": "crf", "state_len": k}
 
@@ -62,6 +63,8 @@ class ModelConfig:
         }
         if self.head_type != "ctc":  # a CTC model's config.toml stays as it was
             data["model"]["head"] = dict(self.head)
+        if self.move_bias:  # as does that of a model decoded unbiased
+            data["basecall"]["move_bias"] = self.move_bias
         return data
 
     @classmethod
@@ -74,6 +77,7 @@ class ModelConfig:
                    stem=dict(model["stem"]), encoder=dict(model["encoder"]), normalisation=norm,
                    trim=signal.get("trim", True), window=basecall.get("window", cls.window),
                    overlap=basecall.get("overlap", cls.overlap), batch_size=basecall.get("batch_size", cls.batch_size),
+                   move_bias=float(basecall.get("move_bias", 0.0)),
                    qscore_scale=qscore.get("scale", 1.0), qscore_shift=qscore.get("shift", 0.0),
                    training=dict(data.get("training", {})), head=_head(model.get("head", {"type": "ctc"})))
 
