@@ -156,18 +156,27 @@ def lambda_truth() -> dict[str, str]:
     return {r.read.read_id: r.sequence for r in tombo_reads(DATA / "r941_lambda_tombo/fast5")}
 
 
-def taiyaki_inputs(workdir: Path) -> tuple[Path, Path]:
-    from basecaller.data.segmented import taiyaki_reads
+def records_pod5(records, workdir: Path, name: str, kit: str) -> Path:
+    """Labelled reads as ``workdir/name.pod5`` (their kit set, so the chemistry is known), their
+    truth in ``TRUTH``."""
     from basecaller.io.pod5 import write_pod5
 
-    records = list(taiyaki_reads(DATA / "r941_taiyaki_mapped"))
     for record in records:
-        record.read.sequencing_kit = "SQK-LSK109"
-    write_pod5(str(workdir / "taiyaki.pod5"), [r.read for r in records])
+        record.read.sequencing_kit = kit
+    path = workdir / f"{name}.pod5"
+    write_pod5(str(path), [r.read for r in records])
+    TRUTH.update({r.read.read_id: r.sequence for r in records})
+    return path
+
+
+def taiyaki_inputs(workdir: Path) -> tuple[Path, Path]:
+    from basecaller.data.segmented import taiyaki_reads
+
+    records = list(taiyaki_reads(DATA / "r941_taiyaki_mapped"))
+    pod5 = records_pod5(records, workdir, "taiyaki", "SQK-LSK109")
     fasta = workdir / "taiyaki_truth.fasta"
     fasta.write_text("".join(f">{r.read.read_id}\n{r.sequence}\n" for r in records))
-    TRUTH.update(read_truth(fasta))
-    return workdir / "taiyaki.pod5", fasta
+    return pod5, fasta
 
 
 ECOLI_HOLDOUT = ("NC_000913.3", 514_000, 531_000)
@@ -176,16 +185,11 @@ ECOLI_HOLDOUT = ("NC_000913.3", 514_000, 531_000)
 def ecoli_inputs(workdir: Path) -> tuple[Path, Path]:
     """The f5c E. coli reads that lie inside the held-out interval, as pod5, with their truth."""
     from basecaller.data.segmented import taiyaki_reads
-    from basecaller.io.pod5 import write_pod5
 
     contig, start, end = ECOLI_HOLDOUT
     records = [r for r in taiyaki_reads(DATA / "r94_ecoli_f5c/mapped_signal_nanopolish.hdf5")
                if r.contig == contig and r.ref_start < end and r.ref_end > start]
-    for record in records:
-        record.read.sequencing_kit = "SQK-LSK108"
-    write_pod5(str(workdir / "ecoli_heldout.pod5"), [r.read for r in records])
-    TRUTH.update({r.read.read_id: r.sequence for r in records})
-    return workdir / "ecoli_heldout.pod5", DATA / "references/ecoli_k12_mg1655.fna.gz"
+    return records_pod5(records, workdir, "ecoli_heldout", "SQK-LSK108"), DATA / "references/ecoli_k12_mg1655.fna.gz"
 
 
 def simulated_inputs(workdir: Path, chemistry: str, rate: int) -> tuple[Path, Path]:

@@ -64,15 +64,8 @@ def error_counts(call: str, truth: str, keep: list[bool] | None = None) -> dict[
 
 
 def _pod5_of(records, workdir: Path, name: str, kit: str) -> Path:
-    from basecaller.io.pod5 import write_pod5
-
-    for record in records:
-        record.read.sequencing_kit = kit
-    path = workdir / f"{name}.pod5"
-    write_pod5(str(path), [r.read for r in records])
-    accuracy.TRUTH.update({r.read.read_id: r.sequence for r in records})
     SAMPLES_PER_BASE.update({r.read.read_id: (r.base_starts[-1] - r.base_starts[0]) / len(r.sequence) for r in records})
-    return path
+    return accuracy.records_pod5(records, workdir, name, kit)
 
 
 def trained_on_sets(workdir: Path) -> dict[str, Path]:
@@ -86,15 +79,15 @@ def trained_on_sets(workdir: Path) -> dict[str, Path]:
     ecoli = [r for r in taiyaki_reads(accuracy.DATA / "r94_ecoli_f5c/mapped_signal_nanopolish.hdf5")
              if outside(r)][:FIRST_ECOLI_READS]
     lam = [r for r in tombo_reads(accuracy.DATA / "r941_lambda_tombo/fast5") if outside(r)]
-    return {f"E. coli trained-on ({len(ecoli)})": ([_pod5_of(ecoli, workdir, "ecoli_train", "SQK-LSK108")], _ALL),
-            f"lambda trained-on ({len(lam)})": ([_pod5_of(lam, workdir, "lambda_train", "SQK-LSK109")], _ALL)}
+    return {f"E. coli trained-on ({len(ecoli)})": ([_pod5_of(ecoli, workdir, "ecoli_train", "SQK-LSK108")], _every_base),
+            f"lambda trained-on ({len(lam)})": ([_pod5_of(lam, workdir, "lambda_train", "SQK-LSK109")], _every_base)}
 
 
 def held_out_sets(workdir: Path) -> dict[str, Path]:
     accuracy.TRUTH.update(accuracy.lambda_truth())
-    return {"lambda held-out (7)": ([accuracy.REPO / "data_samples/lambda_r941/reads.pod5"], _ALL),
-            "E. coli held-out (18)": ([accuracy.ecoli_inputs(workdir)[0]], _ALL),
-            "taiyaki (7)": ([accuracy.taiyaki_inputs(workdir)[0]], _ALL)}
+    return {"lambda held-out (7)": ([accuracy.REPO / "data_samples/lambda_r941/reads.pod5"], _every_base),
+            "E. coli held-out (18)": ([accuracy.ecoli_inputs(workdir)[0]], _every_base),
+            "taiyaki (7)": ([accuracy.taiyaki_inputs(workdir)[0]], _every_base)}
 
 
 def remora_sets(workdir: Path) -> dict[str, tuple]:
@@ -110,7 +103,7 @@ def remora_sets(workdir: Path) -> dict[str, tuple]:
             f"remora reads, held-out parts ({len(masks)})": (pod5s, lambda read_id: masks.get(read_id, False))}
 
 
-def _ALL(read_id):  # count every truth base of every read
+def _every_base(read_id):  # count every truth base of every read
     return None
 
 
