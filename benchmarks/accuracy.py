@@ -116,25 +116,48 @@ def held_out_masks(fasta: Path, interval=R1041_HOLDOUT) -> dict[str, list[bool]]
     return masks
 
 
-def masked_identity(call: str, truth: str, mask: list[bool]) -> float:
-    """Identity of ``call`` to ``truth`` (truth aligned as an infix of the call, edlib) over the
-    alignment columns at truth bases where ``mask`` is true; a base the call inserts counts at
-    the truth base that follows it."""
+def _next_to(sequence: str, left: int, right: int, base: str) -> bool:
+    """Whether ``sequence[left]`` or ``sequence[right]`` (where they exist) is ``base``."""
+    return (left >= 0 and sequence[left] == base) or (right < len(sequence) and sequence[right] == base)
+
+
+def error_counts(call: str, truth: str, keep: list[bool] | None = None) -> dict[str, int]:
+    """Matches, substitutions, insertions and deletions of ``call`` against ``truth`` (an infix
+    alignment), and how many indels sit next to an equal truth base; with ``keep`` (one flag per
+    truth base), only the columns at kept truth bases (an insertion counts at the next one)."""
     import re
 
     import edlib
 
+    counts = dict.fromkeys(["match", "sub", "ins", "del", "ins_hp", "del_hp"], 0)
+    alignment = edlib.align(truth, call, mode="HW", task="path")
+    t, c = 0, alignment["locations"][0][0]
+    for n, op in ((int(n), op) for n, op in re.findall(r"(\d+)([=XID])", alignment["cigar"])):
+        for _ in range(n):
+            kept = keep is None or keep[min(t, len(keep) - 1)]
+            if op in "=X":
+                counts["match" if op == "=" else "sub"] += kept
+                t, c = t + 1, c + 1
+            elif op == "I":  # a truth base the call lacks
+                counts["del"] += kept
+                counts["del_hp"] += kept and _next_to(truth, t - 1, t + 1, truth[t])
+                t += 1
+            else:  # a call base the truth lacks
+                counts["ins"] += kept
+                counts["ins_hp"] += kept and _next_to(truth, t - 1, t, call[c])
+                c += 1
+    return counts
+
+
+def masked_identity(call: str, truth: str, mask: list[bool]) -> float:
+    """Identity of ``call`` to ``truth`` (truth aligned as an infix of the call, edlib) over the
+    alignment columns at truth bases where ``mask`` is true; a base the call inserts counts at
+    the truth base that follows it."""
     if not call:
         return 0.0
-    cigar = edlib.align(truth, call, mode="HW", task="path")["cigar"]
-    position = matches = columns = 0
-    for count, op in re.findall(r"(\d+)([=XID])", cigar):
-        for _ in range(int(count)):
-            inside = mask[min(position, len(mask) - 1)]
-            columns += inside
-            matches += inside and op == "="
-            position += op != "D"  # D: a call base with no truth base
-    return matches / columns if columns else float("nan")
+    counts = error_counts(call, truth, mask)
+    columns = counts["match"] + counts["sub"] + counts["ins"] + counts["del"]
+    return counts["match"] / columns if columns else float("nan")
 
 
 def held_out_part_identities(calls: Path, truth: dict[str, str], masks: dict[str, list[bool]]) -> dict[str, float]:

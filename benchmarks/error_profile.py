@@ -20,7 +20,6 @@ deletion and insertion rates and identity, and the correlation of speed with del
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import tempfile
 from pathlib import Path
@@ -30,37 +29,6 @@ import numpy as np
 
 FIRST_ECOLI_READS = 24
 SAMPLES_PER_BASE: dict[str, float] = {}  # read id -> labelled samples / labelled bases
-
-
-def _next_to(sequence: str, left: int, right: int, base: str) -> bool:
-    """Whether ``sequence[left]`` or ``sequence[right]`` (where they exist) is ``base``."""
-    return (left >= 0 and sequence[left] == base) or (right < len(sequence) and sequence[right] == base)
-
-
-def error_counts(call: str, truth: str, keep: list[bool] | None = None) -> dict[str, int]:
-    """Matches, substitutions, insertions and deletions of ``call`` against ``truth`` (an infix
-    alignment), and how many indels sit next to an equal truth base; with ``keep`` (one flag per
-    truth base), only the columns at kept truth bases (an insertion counts at the next one)."""
-    import edlib
-
-    counts = dict.fromkeys(["match", "sub", "ins", "del", "ins_hp", "del_hp"], 0)
-    alignment = edlib.align(truth, call, mode="HW", task="path")
-    t, c = 0, alignment["locations"][0][0]
-    for n, op in ((int(n), op) for n, op in re.findall(r"(\d+)([=XID])", alignment["cigar"])):
-        for _ in range(n):
-            kept = keep is None or keep[min(t, len(keep) - 1)]
-            if op in "=X":
-                counts["match" if op == "=" else "sub"] += kept
-                t, c = t + 1, c + 1
-            elif op == "I":  # a truth base the call lacks
-                counts["del"] += kept
-                counts["del_hp"] += kept and _next_to(truth, t - 1, t + 1, truth[t])
-                t += 1
-            else:  # a call base the truth lacks
-                counts["ins"] += kept
-                counts["ins_hp"] += kept and _next_to(truth, t - 1, t, call[c])
-                c += 1
-    return counts
 
 
 def _pod5_of(records, workdir: Path, name: str, kit: str) -> Path:
@@ -108,7 +76,7 @@ def _every_base(read_id):  # count every truth base of every read
 
 
 def per_read_counts(calls: Path, keep=lambda read_id: None) -> dict[str, dict[str, int]]:
-    """Every call's ``error_counts``; ``keep(read_id)``: the truth bases to count (None: all,
+    """Every call's ``accuracy.error_counts``; ``keep(read_id)``: the truth bases to count (None: all,
     False: skip the read)."""
     import pysam
 
@@ -118,7 +86,7 @@ def per_read_counts(calls: Path, keep=lambda read_id: None) -> dict[str, dict[st
             truth, mask = accuracy.TRUTH[entry.name], keep(entry.name)
             if mask is False:
                 continue
-            counts[entry.name] = (error_counts(entry.sequence, truth, mask) if entry.sequence
+            counts[entry.name] = (accuracy.error_counts(entry.sequence, truth, mask) if entry.sequence
                                   else {"del": len(truth) if mask is None else sum(mask)})
     return counts
 

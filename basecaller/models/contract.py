@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from basecaller.crf.layout import NUM_TRANSITIONS
 from basecaller.ctc.decode import Decoded, QscoreCalibration, beam_decode, greedy_decode
 from basecaller.models.config import ModelConfig
 
@@ -42,7 +43,7 @@ def with_move_bias(scores: np.ndarray, head_type: str, bias: float) -> np.ndarra
     A positive bias calls more bases (fewer deletions, more insertions)."""
     shifted = np.array(scores, dtype=np.float32, copy=True)
     if head_type == "crf":
-        shifted.reshape(shifted.shape[0], -1, 5)[:, :, 1:] += bias
+        shifted.reshape(shifted.shape[0], -1, NUM_TRANSITIONS)[:, :, 1:] += bias  # 0: the stay
     else:
         shifted[:, 0] -= bias
     return shifted
