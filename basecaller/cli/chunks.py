@@ -24,6 +24,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--time-stretch", type=float, default=1.0, metavar="F",
                         help="slow every read down F times before cutting (F > 1: more samples per base, "
                              "for training on slow reads; default 1)")
+    parser.add_argument("--recombine", type=int, metavar="N",
+                        help="write N recombined reads instead: real reads spliced at junctions where the same "
+                             "--junction-bases bases sit around the cut, so the signal is real and the sequence "
+                             "new; --holdout intervals are kept out of them and everything is one training set")
+    parser.add_argument("--segment-bases", type=float, default=40.0,
+                        help="recombined reads: mean bases taken from one read before a junction (default 40)")
+    parser.add_argument("--junction-bases", type=int, default=6,
+                        help="recombined reads: bases that must agree around a junction, even (default 6; "
+                             "the pore's k-mer length)")
     split = parser.add_mutually_exclusive_group()
     split.add_argument("--valid-fraction", type=float, help="hold out this fraction of reads as validation")
     split.add_argument("--holdout", action="append", metavar="CONTIG:START-END",
@@ -48,6 +57,11 @@ def run(args) -> int:
         raise InputError("--source bam needs --bam ALIGNMENTS.bam")
     if args.source == "pseudo" and not args.labels:
         raise InputError("--source pseudo needs --labels READS.fastq")
+    if args.recombine is not None and (args.recombine < 1 or args.valid_fraction):
+        raise InputError("--recombine needs a positive count and no --valid-fraction (recombined reads have no "
+                         "genome position to split by; --holdout keeps intervals out of them)")
+    if args.junction_bases < 2 or args.junction_bases % 2:
+        raise InputError(f"--junction-bases must be an even number of at least 2, got {args.junction_bases}")
     if args.time_stretch <= 0:
         raise InputError(f"--time-stretch must be positive, got {args.time_stretch}")
     try:
@@ -64,6 +78,8 @@ def run(args) -> int:
     skips = SkipLog()
     records = SOURCES[args.source](args.inputs, bam=args.bam, reference=args.reference, labels=args.labels,
                                      model=args.model, skips=skips)
+    if args.recombine:
+        records, holdout = _recombined(records, args, holdout, spec), []
     if args.time_stretch != 1:
         records = (time_stretched(record, args.time_stretch) for record in records)
     dataset = build_chunks(records, spec, source=args.source)
@@ -73,6 +89,16 @@ def run(args) -> int:
         raise InputError("no chunks could be cut from the inputs")
     _write(dataset, args, holdout, split_by_interval, split_by_read)
     return 0
+
+
+def _recombined(records, args, holdout, spec):
+    from basecaller.data.recombine import RecombineSpec, recombined_reads
+
+    recombine = RecombineSpec(reads=args.recombine, segment_bases=args.segment_bases,
+                              junction_bases=args.junction_bases, seed=args.seed)
+    print(f"recombining {args.recombine} reads (segments of {args.segment_bases:g} bases, junctions of "
+          f"{args.junction_bases}); kept out: {', '.join(args.holdout or []) or 'nothing'}")
+    return recombined_reads(records, recombine, holdout, spec.normalisation)
 
 
 def _write(dataset, args, holdout, split_by_interval, split_by_read) -> None:
