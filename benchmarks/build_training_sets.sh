@@ -46,7 +46,12 @@ simulated_set lambda simfit_lambda "$LAMBDA" 200 "$LAMBDA_HOLDOUT" 12
 # and 600 lambda reads, off the same held-out windows.
 simulated_set ecoli_big simbig_ecoli "$ECOLI" 3000 NC_000913.3:505000-540000 21
 simulated_set lambda_big simbig_lambda "$LAMBDA" 600 "$LAMBDA_HOLDOUT" 22
-echo "R9.4 chunk sets in $OUT: lambda/{train,valid} ecoli_f5c/{train,valid} lambda_x125 ecoli_x125 meteore simfit_ecoli simfit_lambda simbig_ecoli simbig_lambda"
+# Session 22: recombined reads (basecaller chunks --recombine): real signal spliced into new sequences, held-out intervals kept out
+step "$OUT/lambda_recomb" basecaller chunks "$DATA/r941_lambda_tombo/fast5" --source tombo \
+    -o "$OUT/lambda_recomb" "${CHUNKS[@]}" --holdout "$LAMBDA_HOLDOUT" --recombine 400 --seed 6
+step "$OUT/ecoli_recomb" basecaller chunks "$DATA/r94_ecoli_f5c/mapped_signal_nanopolish.hdf5" \
+    --source taiyaki -o "$OUT/ecoli_recomb" "${CHUNKS[@]}" --holdout "$ECOLI_HOLDOUT" --recombine 400 --seed 7
+echo "R9.4 chunk sets in $OUT: lambda/{train,valid} ecoli_f5c/{train,valid} lambda_x125 ecoli_x125 meteore simfit_ecoli simfit_lambda simbig_ecoli simbig_lambda lambda_recomb ecoli_recomb"
 
 # R10.4.1 (4 kHz), cut every 500 samples as the last stages of r1041_4khz_fast: the 28 remora reads
 # (hg38 labels from the BAMs' MD tags) outside chr13:52314000-52318100, the 27 squigualiser reads
@@ -58,10 +63,16 @@ for kind in can mod; do
         --bam "$REMORA/${kind}_mappings.bam" -o "$OUT/r1041_remora_$kind" "${R10[@]}" \
         --holdout chr13:52314000-52318100
 done
+# Session 22: 300 recombined reads of each (real signal, new sequence: the reads all cover one locus)
+for kind in can mod; do
+    step "$OUT/r1041_recomb_$kind" basecaller chunks "$REMORA/${kind}_reads.pod5" --source bam \
+        --bam "$REMORA/${kind}_mappings.bam" -o "$OUT/r1041_recomb_$kind" "${R10[@]}" \
+        --holdout chr13:52314000-52318100 --recombine 300 --junction-bases 8 --seed 5
+done
 step "$OUT/r1041_squig" basecaller chunks "$DATA/r1041_squigualiser_blow5/reads.blow5" --source pseudo \
     --labels "$DATA/r1041_squigualiser_blow5/reads.fastq" --model r1041_4khz_fast -o "$OUT/r1041_squig" "${R10[@]}"
 step "$OUT/sim/r1041_ecoli" basecaller simulate --fasta "$DATA/references/ecoli_k12_mg1655.fna.gz" \
     --chemistry r10.4.1 -n 400 --exclude NC_000913.3:505000-540000 --seed 13 -o "$OUT/sim/r1041_ecoli"
 step "$OUT/r1041_sim_ecoli" basecaller chunks "$OUT/sim/r1041_ecoli" --source simulated \
     -o "$OUT/r1041_sim_ecoli" "${R10[@]}"
-echo "R10.4.1 chunk sets in $OUT: r1041_remora_{can,mod}/{train,valid} r1041_squig r1041_sim_ecoli"
+echo "R10.4.1 chunk sets in $OUT: r1041_remora_{can,mod}/{train,valid} r1041_recomb_{can,mod} r1041_squig r1041_sim_ecoli"

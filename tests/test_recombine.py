@@ -11,7 +11,7 @@ from conftest import DATA_SAMPLES, needs_shared
 
 from basecaller.data.chunks import ChunkDataset, parse_interval
 from basecaller.data.recombine import RecombineSpec, recombined_reads
-from basecaller.data.segmented import bam_reads, simulated_reads
+from basecaller.data.segmented import bam_reads, simulated_reads, tombo_reads
 from basecaller.signal.normalise import Normalisation, normalise_read
 
 HOLDOUT_R1041 = "chr13:52314000-52318100"
@@ -94,3 +94,24 @@ def test_chunks_cli_recombines_into_one_training_set(tmp_path):
         [sys.executable, "-m", "basecaller", "chunks", str(folder), "--source", "simulated", "-o", str(tmp_path / "x"),
          "--recombine", "8", "--valid-fraction", "0.2"], capture_output=True, text=True)
     assert refused.returncode != 0 and "--recombine" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def _base_mean_steps(read) -> tuple[np.ndarray, np.ndarray]:
+    """|change of the mean current| from each base to the next: at junctions, and elsewhere."""
+    signal, starts = read.read.signal_dac, read.base_starts
+    means = np.array([signal[a:b].mean() for a, b in zip(starts[:-1], starts[1:])])
+    steps = np.abs(np.diff(means))
+    at_junction = np.zeros(len(steps), dtype=bool)
+    at_junction[np.cumsum([end - first for _, first, end in read.read.extra["segments"]])[:-1] - 1] = True
+    return steps[at_junction], steps[~at_junction]
+
+
+@needs_shared
+def test_junctions_are_seamless_on_real_r941_signal(shared_data):
+    """Across a junction the current changes from base to base as much as it does anywhere
+    else in a read: the pore sees the same bases on both sides of the cut."""
+    sources = list(tombo_reads(shared_data / "r941_lambda_tombo/fast5"))
+    recombined = list(recombined_reads(sources, RecombineSpec(reads=20, seed=2), [parse_interval("Lambda_NEB:14000-26000")]))
+    pairs = [_base_mean_steps(read) for read in recombined]
+    at, elsewhere = (np.concatenate([p[i] for p in pairs]) for i in (0, 1))
+    assert len(at) > 500 and abs(at.mean() / elsewhere.mean() - 1) < 0.08
