@@ -16,7 +16,10 @@ R10.4.1 (model r1041_4khz_fast):
   * the parts of those reads inside chr13:52314000-52318100 (10 reads reach into it by at least
     400 bases): each call aligned to its whole truth, identity counted over the alignment columns
     of the held-out reference positions only, so no base the models trained on is scored;
-  * 20 simulated reads of a fresh random genome at 4 kHz, and at 5 kHz through resampling.
+  * 20 simulated reads of a fresh random genome at 4 kHz, and at 5 kHz through resampling;
+  * the 2 duplex pairs of dorado's 5 kHz test reads (another run, 2023, no truth): the identity
+    of one strand's call to the reverse complement of the other's (the shorter aligned as an
+    infix of the longer), which counts the errors of both calls.
 Prints a Markdown table: minimap2 mapped reads and median identity (as `basecaller evaluate`
 computes it, over mapped reads only), and the median identity of every call to its own known
 truth sequence (edlib infix alignment of the truth in the call), which also counts the reads too
@@ -229,6 +232,31 @@ def simulated_inputs(workdir: Path, chemistry: str, rate: int) -> tuple[Path, Pa
     return folder / "reads.pod5", fasta
 
 
+def duplex_agreement_row(model: str, workdir: Path, threads: int, backend: str, move_bias) -> dict:
+    """Per duplex pair (template id), identity of the template's call to the reverse complement
+    of the complement's call."""
+    import pysam
+
+    from basecaller.alphabet import reverse_complement
+    from basecaller.inference.job import BasecallRequest, basecall_files
+    from basecaller.training.basecaller import edit_identity
+
+    folder = DATA / "r1041_dorado_5khz"
+    calls = workdir / "duplex.fastq"
+    basecall_files(BasecallRequest(inputs=[str(folder / "duplex.pod5")], output=str(calls), model=model, threads=threads,
+                                   progress=False, device="cpu", backend=backend, move_bias=move_bias))
+    with pysam.FastxFile(str(calls)) as handle:
+        sequences = {entry.name: entry.sequence or "" for entry in handle}
+    agreement = {}
+    for line in (folder / "duplex_pairs.txt").read_text().split("\n"):
+        if line.strip():
+            template, complement = line.split()
+            one, other = sequences.get(template, ""), reverse_complement(sequences.get(complement, ""))
+            longer, shorter = (one, other) if len(one) >= len(other) else (other, one)
+            agreement[template] = edit_identity(longer, shorter, infix=True)
+    return {"mapped": None, **truth_summary(agreement)}
+
+
 def remora_truth(workdir: Path) -> Path:
     fasta = workdir / "remora_truth.fasta"
     parts = [(DATA / f"r1041_remora_4khz/{kind}_mappings.ref_spans.fasta").read_text() for kind in ("can", "mod")]
@@ -278,6 +306,9 @@ def main() -> None:
             if name.startswith("R10.4.1 remora"):
                 part_name, part = held_out_part_row(summary, reference)
                 rows.append((part_name, model, part))
+        if args.only != "r941" and (DATA / "r1041_dorado_5khz/duplex_pairs.txt").exists():
+            rows.append(("R10.4.1 duplex pairs, another run, 5 kHz: strands' calls agree (2)", r1041,
+                         duplex_agreement_row(r1041, work, args.threads, args.backend, args.move_bias)))
     print("| reads | model | minimap2 mapped | median identity (mapped) | median identity to truth (all) | "
           "mean to truth |")
     print("|---|---|---:|---:|---:|---:|")
