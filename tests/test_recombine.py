@@ -9,7 +9,7 @@ import sys
 import numpy as np
 from conftest import DATA_SAMPLES, needs_shared
 
-from basecaller.data.chunks import ChunkDataset, parse_interval
+from basecaller.data.chunks import ChunkDataset, ChunkSpec, build_chunks, parse_interval
 from basecaller.data.recombine import RecombineSpec, recombined_reads
 from basecaller.data.segmented import bam_reads, simulated_reads, tombo_reads
 from basecaller.signal.normalise import Normalisation, normalise_read
@@ -65,6 +65,10 @@ def test_recombined_simulated_reads_keep_every_base_on_its_own_samples():
     recombined = list(recombined_reads(sources.values(), spec))
     assert len(recombined) == 6
     assert _check(sources, recombined, spec) > 20
+    # chunks keep each piece's own read's normalisation: no second median/MAD over the spliced read
+    chunks = build_chunks(recombined[:1], ChunkSpec(chunk_len=2000, step=1000))
+    for chunk, start in zip(chunks.chunks, chunks.signal_starts):
+        np.testing.assert_allclose(chunk, recombined[0].read.signal_dac[start : start + 2000], atol=4e-3)
 
 
 @needs_shared

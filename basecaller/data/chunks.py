@@ -172,7 +172,7 @@ def _ref_interval(record: SegmentedRead, first: int, end: int) -> tuple[int, int
 
 
 def _chunks_of_read(record: SegmentedRead, spec: ChunkSpec) -> list[dict]:
-    signal = normalise_read(record.read, spec.normalisation)
+    signal = record.read.signal_pa if record.normalised else normalise_read(record.read, spec.normalisation)
     labels = encode_bases(record.sequence)
     rows = []
     for begin, first, end in _chunk_bounds(record, spec):

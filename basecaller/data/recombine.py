@@ -175,14 +175,15 @@ def _assemble(pieces: list[Piece], segments, read_id: str) -> SegmentedRead:
     read = Read(read_id=read_id, signal_dac=signal, offset_dac=0.0, scale_pa_per_dac=1.0,
                 sample_rate_hz=pieces[segments[0][0]].sample_rate_hz,
                 extra={"segments": [(pieces[n].read_id, pieces[n].first + f, pieces[n].first + e) for n, f, e in segments]})
-    return SegmentedRead(read, sequence, np.append(np.concatenate(starts), offset).astype(np.int64))
+    return SegmentedRead(read, sequence, np.append(np.concatenate(starts), offset).astype(np.int64), normalised=True)
 
 
 def recombined_reads(records: Iterable[SegmentedRead], spec: RecombineSpec, exclude=(),
                      normalisation: Normalisation = Normalisation()) -> Iterator[SegmentedRead]:
     """``spec.reads`` recombined reads from ``records``, none of whose bases lies inside an
     excluded interval; read lengths follow the real reads'. Their signal is already normalised
-    (float samples, scale 1), and they carry no genome position."""
+    (float samples, scale 1; ``normalised`` is set, so chunks keep each piece's own read's
+    normalisation), and they carry no genome position."""
     pieces, lengths = [], []
     for record in records:
         lengths.append(len(record.sequence))

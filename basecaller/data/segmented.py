@@ -29,7 +29,9 @@ __all__ = ["SegmentedRead", "tombo_reads", "taiyaki_reads", "bam_reads", "simula
 class SegmentedRead:
     """A read with its truth. ``base_starts`` has len(sequence) + 1 entries (the last is where
     the last base ends), non-decreasing, in samples from the start of ``read``'s signal.
-    ``ref_start``/``ref_end`` locate the sequence on ``contig`` (forward-strand coordinates)."""
+    ``ref_start``/``ref_end`` locate the sequence on ``contig`` (forward-strand coordinates).
+    ``normalised``: the signal is already normalised (recombined reads, whose pieces keep their
+    own reads' normalisation), so the chunk builder takes it as it is."""
 
     read: Read
     sequence: str
@@ -38,6 +40,7 @@ class SegmentedRead:
     ref_start: int = -1
     ref_end: int = -1
     strand: str = "+"
+    normalised: bool = False
 
     def check(self) -> SegmentedRead:
         starts = self.base_starts
