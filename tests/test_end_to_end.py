@@ -22,6 +22,13 @@ def run(*args) -> subprocess.CompletedProcess:
     return result
 
 
+def _held_out_summary(tmp_path, model: str) -> dict:
+    """Basecall the 7 held-out lambda reads with ``model`` to calls.fastq and evaluate them."""
+    run("basecall", LAMBDA / "reads.pod5", "-o", tmp_path / "calls.fastq", "--model", model, "--no-progress")
+    run("evaluate", tmp_path / "calls.fastq", "--reference", LAMBDA / "lambda.fasta", "-o", tmp_path / "eval")
+    return json.loads((tmp_path / "eval.summary.json").read_text())
+
+
 def test_shipped_model_calls_held_out_lambda_reads(tmp_path):
     """These 7 reads map inside Lambda_NEB:14000-26000, which the shipped R9.4.1 model never
     trained on. Measured with the shipped model: 5 of 7 map, median identity 0.814 (README);
@@ -60,9 +67,7 @@ def test_shipped_small_models_call_held_out_lambda_reads(tmp_path, model, least_
     units, stride 6, CRF state_len 2; made for adaptive sampling) on the same held-out reads.
     Measured: 5 of 7 map for both, median identity 0.830 (lite, README, session 10) and 0.841
     (prefix, session 14); the test allows 0.79 and 0.80."""
-    run("basecall", LAMBDA / "reads.pod5", "-o", tmp_path / "calls.fastq", "--model", model, "--no-progress")
-    run("evaluate", tmp_path / "calls.fastq", "--reference", LAMBDA / "lambda.fasta", "-o", tmp_path / "eval")
-    summary = json.loads((tmp_path / "eval.summary.json").read_text())
+    summary = _held_out_summary(tmp_path, model)
     assert summary["reads"] == 7 and summary["mapped"] >= 4
     assert summary["median_identity"] > least_identity
 
@@ -73,10 +78,7 @@ def test_shipped_lite_crf_model_calls_held_out_lambda_reads(tmp_path):
     test allows 0.83. Its qualities are calibrated: mean qscores between 5 and 30."""
     import pysam
 
-    run("basecall", LAMBDA / "reads.pod5", "-o", tmp_path / "calls.fastq", "--model", "r941_4khz_lite_crf",
-        "--no-progress")
-    run("evaluate", tmp_path / "calls.fastq", "--reference", LAMBDA / "lambda.fasta", "-o", tmp_path / "eval")
-    summary = json.loads((tmp_path / "eval.summary.json").read_text())
+    summary = _held_out_summary(tmp_path, "r941_4khz_lite_crf")
     assert summary["reads"] == 7 and summary["mapped"] >= 5
     assert summary["median_identity"] > 0.83
     with pysam.FastxFile(str(tmp_path / "calls.fastq")) as handle:
@@ -89,10 +91,7 @@ def test_shipped_wide_crf_model_calls_held_out_lambda_reads(tmp_path):
     """r941_4khz_wide_crf (r941_4khz_crf grown to 128 units, session 22) on the same held-out
     reads. Measured: 6 of 7 map, median identity 0.888 (README, session 22; r941_4khz_crf 5 of 7,
     0.890); the test allows 0.85."""
-    run("basecall", LAMBDA / "reads.pod5", "-o", tmp_path / "calls.fastq", "--model", "r941_4khz_wide_crf",
-        "--no-progress")
-    run("evaluate", tmp_path / "calls.fastq", "--reference", LAMBDA / "lambda.fasta", "-o", tmp_path / "eval")
-    summary = json.loads((tmp_path / "eval.summary.json").read_text())
+    summary = _held_out_summary(tmp_path, "r941_4khz_wide_crf")
     assert summary["reads"] == 7 and summary["mapped"] >= 5
     assert summary["median_identity"] > 0.85
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from basecaller.alphabet import encode_bases
+from basecaller.alphabet import decode_labels, encode_bases
 from basecaller.data.segmented import SegmentedRead
 from basecaller.io.read import Read
 from basecaller.signal.normalise import Normalisation, normalise_read
@@ -171,7 +171,7 @@ def _assemble(pieces: list[Piece], segments, read_id: str) -> SegmentedRead:
         starts.append(piece.base_starts[first:end] - begin + offset)
         offset += stop - begin
     signal = np.concatenate(signals).astype(np.float32)
-    sequence = "".join("ACGT"[v - 1] for v in np.concatenate(labels))
+    sequence = decode_labels(np.concatenate(labels))
     read = Read(read_id=read_id, signal_dac=signal, offset_dac=0.0, scale_pa_per_dac=1.0,
                 sample_rate_hz=pieces[segments[0][0]].sample_rate_hz,
                 extra={"segments": [(pieces[n].read_id, pieces[n].first + f, pieces[n].first + e) for n, f, e in segments]})
