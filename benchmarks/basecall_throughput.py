@@ -2,7 +2,8 @@
 
     python benchmarks/basecall_throughput.py [--model r941_4khz_fast] [--repeats 16] [--default-only]
 
-1. Throughput: the lambda reads of data_samples concatenated ``--repeats`` times into one pod5
+1. Throughput: the lambda reads of data_samples (for a model of another chemistry: reads the
+   simulator makes at the model's chemistry and sample rate; or ``--input``) concatenated ``--repeats`` times into one pod5
    (distinct read ids), basecalled in a fresh process for each setting: 1 and 2 model worker
    threads (one core each, ``--threads``); float32 with torch, ONNX Runtime and OpenVINO, bfloat16
    autocast (native on CPUs with AVX512-BF16/AMX) and int8; two batch sizes. Prints samples/s of the whole run (model
@@ -49,12 +50,28 @@ MODES = {"float32": {"precision": "fp32", "backend": "torch"},
          "bfloat16 OpenVINO": {"precision": "bf16", "backend": "openvino"}, "int8": {"int8": True, "backend": "torch"}}
 
 
-def make_input(folder: Path, repeats: int) -> Path:
+def sample_for(model: str, folder: Path) -> Path:
+    """The lambda sample for an R9.4.1 model; for another chemistry, 8 simulated reads of 5 kb
+    (200 k samples, as many as the lambda sample has) at the model's chemistry and sample rate."""
+    from basecaller.models.config import ModelConfig
+    from basecaller.models.directory import find_model_dir
+
+    config = ModelConfig.load(find_model_dir(model) / "config.toml")
+    if config.chemistry == "r9.4.1":
+        return SAMPLE
+    subprocess.run([sys.executable, "-m", "basecaller", "simulate", "--random-genome", "50000", "-n", "8",
+                    "--length-mean", "5000", "--length-sd", "500", "--chemistry", config.chemistry,
+                    "--sample-rate", str(config.sample_rate_hz), "--seed", "7", "-o", str(folder / "sim")],
+                   check=True, capture_output=True)
+    return folder / "sim" / "reads.pod5"
+
+
+def make_input(folder: Path, repeats: int, sample: Path = SAMPLE) -> Path:
     """The sample's reads ``repeats`` times over, with fresh read ids, in one pod5 file."""
     from basecaller.io.open import open_reads
     from basecaller.io.pod5 import write_pod5
 
-    reads = list(open_reads(SAMPLE))
+    reads = list(open_reads(sample))
     copies = (dataclasses.replace(read, read_id=str(uuid.UUID(int=i * 1000 + j)))
               for i in range(repeats) for j, read in enumerate(reads))
     path = folder / f"input_{repeats}x.pod5"
@@ -70,13 +87,17 @@ def run_job(inputs: Path, output: Path, **settings) -> dict:
     wall = time.perf_counter() - start
     if result.returncode:
         raise SystemExit(result.stderr)
-    return {**json.loads(result.stdout.strip().splitlines()[-1]), "wall_seconds": wall}
+    stats = json.loads(result.stdout.strip().splitlines()[-1])
+    if not stats["samples"]:
+        raise SystemExit(f"{settings['model']} called none of the reads of {inputs} (another chemistry?)")
+    return {**stats, "wall_seconds": wall}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="r941_4khz_fast")
     parser.add_argument("--repeats", type=int, nargs="+", default=[16])
+    parser.add_argument("--input", type=Path, help="reads to repeat (default: see the module docstring)")
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES),
                         help="settings of the full table (bfloat16 is emulated, 10x slower, on CPUs without bf16 units)")
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 128])
@@ -90,7 +111,8 @@ def main() -> None:
     args.repeats = args.repeats[0]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        big = make_input(tmp, args.repeats)
+        sample = args.input or sample_for(args.model, tmp)
+        big = make_input(tmp, args.repeats, sample)
         print("| setting | samples | seconds | samples/s | peak RSS |\n|---|---:|---:|---:|---:|")
         for threads in (1, 2):
             for mode in args.modes:
@@ -103,7 +125,7 @@ def main() -> None:
                           f"{stats['samples'] / stats['seconds']:,.0f} | {stats['peak_mb']:.0f} MB |", flush=True)
         print("\n| input | samples | peak RSS |\n|---|---:|---:|")
         for repeats in (1, 4, 16):
-            path = make_input(tmp, repeats)
+            path = make_input(tmp, repeats, sample)
             stats = run_job(path, tmp / "mem.fastq", model=args.model, threads=1, device="cpu", precision="auto")
             print(f"| {repeats}x | {stats['samples']:,} | {stats['peak_mb']:.0f} MB |", flush=True)
 
@@ -113,8 +135,9 @@ def default_only(args) -> None:
         tmp = Path(tmp)
         print("| input | samples | job seconds | samples/s (job: model load on) | process seconds | samples/s "
               "(process: Python and torch start-up on) | peak RSS |\n|---|---:|---:|---:|---:|---:|---:|")
+        sample = args.input or sample_for(args.model, tmp)
         for repeats in args.repeats:
-            path = make_input(tmp, repeats)
+            path = make_input(tmp, repeats, sample)
             for backend in args.backends:
                 stats = run_job(path, tmp / "out.fastq", model=args.model, threads=2,
                                 batch_size=32, device="cpu", precision="auto", backend=backend)
