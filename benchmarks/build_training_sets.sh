@@ -75,4 +75,9 @@ step "$OUT/sim/r1041_ecoli" basecaller simulate --fasta "$DATA/references/ecoli_
     --chemistry r10.4.1 -n 400 --exclude NC_000913.3:505000-540000 --seed 13 -o "$OUT/sim/r1041_ecoli"
 step "$OUT/r1041_sim_ecoli" basecaller chunks "$OUT/sim/r1041_ecoli" --source simulated \
     -o "$OUT/r1041_sim_ecoli" "${R10[@]}"
-echo "R10.4.1 chunk sets in $OUT: r1041_remora_{can,mod}/{train,valid} r1041_recomb_{can,mod} r1041_squig r1041_sim_ecoli"
+# 3,000 more simulated R10.4.1 E. coli reads (another seed), for the wider encoders of session 24
+step "$OUT/sim/r1041_ecoli_big" basecaller simulate --fasta "$DATA/references/ecoli_k12_mg1655.fna.gz" \
+    --chemistry r10.4.1 -n 3000 --exclude NC_000913.3:505000-540000 --seed 14 -o "$OUT/sim/r1041_ecoli_big"
+step "$OUT/r1041_simbig_ecoli" basecaller chunks "$OUT/sim/r1041_ecoli_big" --source simulated \
+    -o "$OUT/r1041_simbig_ecoli" "${R10[@]}"
+echo "R10.4.1 chunk sets in $OUT: r1041_remora_{can,mod}/{train,valid} r1041_recomb_{can,mod} r1041_squig r1041_sim_ecoli r1041_simbig_ecoli"
