@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,3 +34,10 @@ def pytest_configure(config):
     import torch
 
     torch.set_num_threads(1)
+
+
+def benchmark_module(name: str):
+    """A script of benchmarks/ imported as a module (its helpers are what some tests check)."""
+    if str(REPO / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+    return importlib.import_module(name)

@@ -9,12 +9,11 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import DATA_SAMPLES, needs_shared
+from conftest import DATA_SAMPLES, benchmark_module, needs_shared
 
 from basecaller.io.open import open_reads
 
 LAMBDA = DATA_SAMPLES / "lambda_r941"
-REPO = DATA_SAMPLES.parent
 
 
 def run(*args) -> subprocess.CompletedProcess:
@@ -153,14 +152,10 @@ def test_shipped_r1041_wide_crf_beats_the_crf_on_the_held_out_part_of_the_remora
     the part of the 10 remora reads inside chr13:52314000-52318100, which neither model trained on.
     Measured (benchmarks/accuracy.py, README, session 24): mean identity of the held-out part 0.791
     against 0.773, 9 of 10 reads better. Required here: a higher mean by 0.005 and most reads better."""
-    import sys
-
     from basecaller.inference.pipeline import Basecaller
     from basecaller.models.directory import load_model
 
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    import accuracy
-
+    accuracy = benchmark_module("accuracy")
     folder = shared_data / "r1041_remora_4khz"
     masks, truth, reads = {}, {}, []
     for kind in ("can", "mod"):

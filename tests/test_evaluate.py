@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 
 import pytest
+from conftest import benchmark_module
 
 from basecaller.cli import main
 from basecaller.errors import InputError
@@ -147,17 +148,8 @@ def test_an_empty_call_counts_as_an_unmapped_read_in_bam_and_fastq(tmp_path, ref
         assert summarise([empty, good])["reads"] == 2
 
 
-def _accuracy_benchmark():
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import accuracy
-
-    return accuracy
-
-
 def test_held_out_part_identity_scores_only_the_held_out_reference_positions(shared_data):
-    accuracy = _accuracy_benchmark()
+    accuracy = benchmark_module("accuracy")
     spans = shared_data / "r1041_remora_4khz" / "can_mappings.ref_spans.fasta"
     masks = accuracy.held_out_masks(spans)
     truth = accuracy.read_truth(spans)

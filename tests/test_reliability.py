@@ -16,7 +16,7 @@ import numpy as np
 import pysam
 import pytest
 import torch
-from conftest import DATA_SAMPLES, REPO, SHARED_DATA, needs_shared
+from conftest import DATA_SAMPLES, SHARED_DATA, benchmark_module, needs_shared
 
 from basecaller.errors import InputError, SkipLog
 from basecaller.io.chemistry import R9, R10, detect_chemistry
@@ -152,10 +152,7 @@ def test_isolated_reads_equal_direct_reads(monkeypatch):
 
 
 def _corrupt_suite():
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    import corrupt_inputs
-
-    return corrupt_inputs
+    return benchmark_module("corrupt_inputs")
 
 
 def test_corrupt_input_sample_loses_nothing_and_never_crashes(tmp_path):
