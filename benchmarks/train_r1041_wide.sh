@@ -11,7 +11,7 @@
 #   w192      w128 grown to 192 units (session 24, 2,500 steps; shipped as r1041_4khz_wide_crf)
 #   w192b     control: w192 kept at 192 units, with r1041_simbig_ecoli in the mix (session 24)
 #   w256      w192 grown to 256 units, the same mix as w192b (sessions 24-25)
-#   w256d     w256 with dropout 0.2 (session 25)
+#   w256d     w192 grown to 256 units as w256, with dropout 0.2 (session 25)
 # Then: basecaller export RUNS/STAGE/checkpoints/best.pt -o MODEL --calibrate RUNS/r1041_remora_can/valid
 set -euo pipefail
 RUNS=${1:?usage: train_r1041_wide.sh RUNS STAGE [CORE]}
